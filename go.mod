@@ -1,0 +1,3 @@
+module github.com/v2keys/client
+
+go 1.23
