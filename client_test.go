@@ -151,7 +151,7 @@ func TestDoAllEndpointsFail(t *testing.T) {
 
 func TestClusterErrorStrings(t *testing.T) {
 	tests := []struct {
-		errs       []error
+		errs        []error
 		msg, detail string
 	}{
 		{nil, "client: etcd cluster is unavailable or misconfigured", ""},
