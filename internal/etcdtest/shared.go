@@ -30,19 +30,42 @@ var prefixCounter atomic.Uint64
 func Shared(t testing.TB) *Member {
 	t.Helper()
 	bin := Require(t)
+	m, err := sharedMember(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// SharedClientURL returns the client URL of the [Shared] member, starting it
+// if needed, for code that has no testing.TB: runnable examples, whose
+// output is checked against a real etcd.
+func SharedClientURL() (string, error) {
+	bin, err := Binary()
+	if err != nil {
+		return "", fmt.Errorf("etcdtest: %w", err)
+	}
+	m, err := sharedMember(bin)
+	if err != nil {
+		return "", err
+	}
+	return m.ClientURL(), nil
+}
+
+func sharedMember(bin string) (*Member, error) {
 	shared.mu.Lock()
 	defer shared.mu.Unlock()
 	if shared.cluster == nil && shared.err == nil {
 		shared.cluster, shared.err = start(startConfig{bin: bin, size: 1, shared: true, ports: freePorts})
 	}
 	if shared.err != nil {
-		t.Fatalf("etcdtest: shared member: %v", shared.err)
+		return nil, fmt.Errorf("etcdtest: shared member: %w", shared.err)
 	}
 	m := shared.cluster.members[0]
 	if err := m.exitError(); err != nil {
-		t.Fatalf("etcdtest: shared member is gone: %v", err)
+		return nil, fmt.Errorf("etcdtest: shared member is gone: %w", err)
 	}
-	return m
+	return m, nil
 }
 
 // Main runs the tests of m, then stops the [Shared] member if one was
