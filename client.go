@@ -157,6 +157,10 @@ type httpClusterClient struct {
 	// can use its snapshot without holding the lock.
 	endpoints []url.URL
 	pinned    int
+	// remoteConfigured records whether the endpoints last given to New or
+	// SetEndpoints include a non-loopback http(s) endpoint; Sync then leaves
+	// out members' loopback URLs.
+	remoteConfigured bool
 
 	randMu sync.Mutex
 	rand   *rand.Rand
@@ -283,9 +287,11 @@ func (c *httpClusterClient) SetEndpoints(eps []string) error {
 		return err
 	}
 	neps = c.shuffle(neps)
+	remote := hasRemoteEndpoint(neps)
 	c.mu.Lock()
 	c.endpoints = neps
 	c.pinned = 0
+	c.remoteConfigured = remote
 	c.mu.Unlock()
 	return nil
 }
