@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/v2keys/client/internal/etcdtest"
 )
 
 // countingTransport counts the requests that reach the network.
@@ -23,14 +25,14 @@ func (c *countingTransport) RoundTrip(req *http.Request) (*http.Response, error)
 	return c.CancelableTransport.RoundTrip(req)
 }
 
-func testContext(t *testing.T, d time.Duration) context.Context {
+func boundedCtx(t *testing.T, d time.Duration) context.Context {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	t.Cleanup(cancel)
 	return ctx
 }
 
-func newTestClient(t *testing.T, cfg Config) Client {
+func clientFor(t *testing.T, cfg Config) Client {
 	t.Helper()
 	c, err := New(cfg)
 	if err != nil {
@@ -40,16 +42,19 @@ func newTestClient(t *testing.T, cfg Config) Client {
 }
 
 func TestMembersRealCluster(t *testing.T) {
-	ms := startLocalCluster(t, 3, nil)
-	c := newTestClient(t, Config{Endpoints: clientURLs(ms), HeaderTimeoutPerRequest: 10 * time.Second})
+	t.Parallel()
+	cluster := etcdtest.Start(t, 3)
+	ms := cluster.Members()
+	c := clientFor(t, Config{Endpoints: cluster.ClientURLs(), HeaderTimeoutPerRequest: 10 * time.Second})
 	mAPI := NewMembersAPI(c)
 
 	// Right after the start etcd refuses membership changes for about 5 s
 	// (strict reconfig check: every member must have been connected for
 	// that long). Every member answers 500, so the error names each one.
 	t.Run("AddRightAfterStart", func(t *testing.T) {
-		_, err := mAPI.Add(testContext(t, 10*time.Second), "http://127.0.0.1:1")
+		m, err := mAPI.Add(boundedCtx(t, 10*time.Second), "http://127.0.0.1:4")
 		if err == nil {
+			mAPI.Remove(boundedCtx(t, 10*time.Second), m.ID)
 			t.Skip("the cluster accepted a member change at once; nothing to check")
 		}
 		var cerr *ClusterError
@@ -68,13 +73,13 @@ func TestMembersRealCluster(t *testing.T) {
 	})
 
 	t.Run("List", func(t *testing.T) {
-		members, err := mAPI.List(testContext(t, 5*time.Second))
+		members, err := mAPI.List(boundedCtx(t, 5*time.Second))
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := map[string]*localMember{}
+		want := map[string]*etcdtest.Member{}
 		for _, m := range ms {
-			want[m.Name] = m
+			want[m.Name()] = m
 		}
 		if len(members) != 3 {
 			t.Fatalf("got %d members, want 3: %+v", len(members), members)
@@ -84,20 +89,20 @@ func TestMembersRealCluster(t *testing.T) {
 			if lm == nil {
 				t.Fatalf("unexpected member %+v", m)
 			}
-			if m.ID == "" || fmt.Sprint(m.ClientURLs) != fmt.Sprint([]string{lm.ClientURL}) ||
-				fmt.Sprint(m.PeerURLs) != fmt.Sprint([]string{lm.PeerURL}) {
-				t.Errorf("member %s = %+v, want client %s peer %s", m.Name, m, lm.ClientURL, lm.PeerURL)
+			if m.ID == "" || fmt.Sprint(m.ClientURLs) != fmt.Sprint([]string{lm.ClientURL()}) ||
+				fmt.Sprint(m.PeerURLs) != fmt.Sprint([]string{lm.PeerURL()}) {
+				t.Errorf("member %s = %+v, want client %s peer %s", m.Name, m, lm.ClientURL(), lm.PeerURL())
 			}
 			delete(want, m.Name)
 		}
 	})
 
 	t.Run("Leader", func(t *testing.T) {
-		leader, err := mAPI.Leader(testContext(t, 5*time.Second))
+		leader, err := mAPI.Leader(boundedCtx(t, 5*time.Second))
 		if err != nil {
 			t.Fatal(err)
 		}
-		members, err := mAPI.List(testContext(t, 5*time.Second))
+		members, err := mAPI.List(boundedCtx(t, 5*time.Second))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -112,8 +117,8 @@ func TestMembersRealCluster(t *testing.T) {
 
 	t.Run("InvalidPeerURLsNotSent", func(t *testing.T) {
 		tr := &countingTransport{CancelableTransport: DefaultTransport}
-		api := NewMembersAPI(newTestClient(t, Config{Endpoints: clientURLs(ms), Transport: tr}))
-		ctx := testContext(t, 5*time.Second)
+		api := NewMembersAPI(clientFor(t, Config{Endpoints: cluster.ClientURLs(), Transport: tr}))
+		ctx := boundedCtx(t, 5*time.Second)
 		for _, u := range []string{"127.0.0.1:2380", "http://127.0.0.1", "http://127.0.0.1:2380/path", "ftp://127.0.0.1:2380", "://x"} {
 			if _, err := api.Add(ctx, u); err == nil {
 				t.Errorf("Add(%q) succeeded", u)
@@ -136,7 +141,7 @@ func TestMembersRealCluster(t *testing.T) {
 		var err error
 		var merr membersError
 		for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(200 * time.Millisecond) {
-			_, err = mAPI.Add(testContext(t, 10*time.Second), ms[0].PeerURL)
+			_, err = mAPI.Add(boundedCtx(t, 10*time.Second), ms[0].PeerURL())
 			if !errors.Is(err, ErrClusterUnavailable) || time.Now().After(deadline) {
 				break
 			}
@@ -145,8 +150,9 @@ func TestMembersRealCluster(t *testing.T) {
 			t.Fatalf("duplicate Add: got %T %v, want the server's conflict message", err, err)
 		}
 
-		peer := fmt.Sprintf("http://127.0.0.1:%d", freePort(t, "127.0.0.1"))
-		added, err := mAPI.Add(testContext(t, 10*time.Second), peer)
+		// The added member never starts; nothing needs to listen there.
+		const peer = "http://127.0.0.1:1"
+		added, err := mAPI.Add(boundedCtx(t, 10*time.Second), peer)
 		if err != nil {
 			t.Fatalf("Add: %v", err)
 		}
@@ -160,7 +166,7 @@ func TestMembersRealCluster(t *testing.T) {
 			}
 		})
 
-		members, err := mAPI.List(testContext(t, 5*time.Second))
+		members, err := mAPI.List(boundedCtx(t, 5*time.Second))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -177,16 +183,16 @@ func TestMembersRealCluster(t *testing.T) {
 		// While a member is added but not started, the strict reconfig
 		// check (connected to every member for 5 s) fails, so every member
 		// answers any Add, even a duplicate, with 500.
-		_, err = mAPI.Add(testContext(t, 5*time.Second), peer)
+		_, err = mAPI.Add(boundedCtx(t, 5*time.Second), peer)
 		if !errors.Is(err, ErrClusterUnavailable) || !strings.Contains(err.Error(), "has no leader") {
 			t.Errorf("Add with an unstarted member: got %T %v, want a *ClusterError", err, err)
 		}
 
-		peer2 := fmt.Sprintf("http://127.0.0.1:%d", freePort(t, "127.0.0.1"))
-		if err := mAPI.Update(testContext(t, 5*time.Second), added.ID, []string{peer2}); err != nil {
+		const peer2 = "http://127.0.0.1:2"
+		if err := mAPI.Update(boundedCtx(t, 5*time.Second), added.ID, []string{peer2}); err != nil {
 			t.Fatalf("Update: %v", err)
 		}
-		members, err = mAPI.List(testContext(t, 5*time.Second))
+		members, err = mAPI.List(boundedCtx(t, 5*time.Second))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -197,18 +203,18 @@ func TestMembersRealCluster(t *testing.T) {
 		}
 
 		// Updating a member to another member's peer URL: 409.
-		err = mAPI.Update(testContext(t, 5*time.Second), added.ID, []string{ms[0].PeerURL})
+		err = mAPI.Update(boundedCtx(t, 5*time.Second), added.ID, []string{ms[0].PeerURL()})
 		if !errors.As(err, &merr) {
 			t.Errorf("Update to a taken peer URL: got %T %v, want the server's conflict message", err, err)
 		}
 		t.Logf("observed Update to a taken peer URL: %v", err)
 
-		if err := mAPI.Remove(testContext(t, 5*time.Second), added.ID); err != nil {
+		if err := mAPI.Remove(boundedCtx(t, 5*time.Second), added.ID); err != nil {
 			t.Fatalf("Remove: %v", err)
 		}
 		removed = true
 		// Removed before: etcd answers 410 Gone, which is success.
-		req, _ := http.NewRequest(http.MethodDelete, ms[1].ClientURL+"/v2/members/"+added.ID, nil)
+		req, _ := http.NewRequest(http.MethodDelete, ms[1].ClientURL()+"/v2/members/"+added.ID, nil)
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
@@ -217,10 +223,10 @@ func TestMembersRealCluster(t *testing.T) {
 		if resp.StatusCode != http.StatusGone {
 			t.Errorf("DELETE of a removed member: status %d, want 410", resp.StatusCode)
 		}
-		if err := mAPI.Remove(testContext(t, 5*time.Second), added.ID); err != nil {
+		if err := mAPI.Remove(boundedCtx(t, 5*time.Second), added.ID); err != nil {
 			t.Errorf("second Remove: %v, want success (410 Gone)", err)
 		}
-		members, err = mAPI.List(testContext(t, 5*time.Second))
+		members, err = mAPI.List(boundedCtx(t, 5*time.Second))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -239,19 +245,19 @@ func TestMembersRealCluster(t *testing.T) {
 
 	t.Run("UnknownID", func(t *testing.T) {
 		const unknown = "1234abcd"
-		peer := fmt.Sprintf("http://127.0.0.1:%d", freePort(t, "127.0.0.1"))
-		err := mAPI.Update(testContext(t, 5*time.Second), unknown, []string{peer})
+		const peer = "http://127.0.0.1:3"
+		err := mAPI.Update(boundedCtx(t, 5*time.Second), unknown, []string{peer})
 		var merr membersError
 		if !errors.As(err, &merr) {
 			t.Errorf("Update unknown: got %T %v, want the server's 404 message", err, err)
 		}
 		t.Logf("observed Update unknown: %v", err)
-		err = mAPI.Remove(testContext(t, 5*time.Second), unknown)
+		err = mAPI.Remove(boundedCtx(t, 5*time.Second), unknown)
 		if err == nil || err.Error() != "unexpected status code 404" {
 			t.Errorf("Remove unknown: got %v, want unexpected status code 404", err)
 		}
 		// Not a hex ID at all: the server cannot parse it.
-		err = mAPI.Remove(testContext(t, 5*time.Second), "not-hex")
+		err = mAPI.Remove(boundedCtx(t, 5*time.Second), "not-hex")
 		t.Logf("observed Remove of a non-hex ID: %v", err)
 		if err == nil {
 			t.Errorf("Remove non-hex ID succeeded")

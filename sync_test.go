@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -13,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/v2keys/client/internal/etcdtest"
 )
 
 // pinnedEndpoint is the endpoint c sends its next request to.
@@ -50,12 +53,14 @@ func (h *hostRecorder) RoundTrip(req *http.Request) (*http.Response, error) {
 }
 
 func TestSyncRealCluster(t *testing.T) {
-	ms := startLocalCluster(t, 3, nil)
-	all := sortedCopy(clientURLs(ms))
+	t.Parallel()
+	cluster := etcdtest.Start(t, 3)
+	ms := cluster.Members()
+	all := sortedCopy(cluster.ClientURLs())
 
 	t.Run("OneEndpointFindsAll", func(t *testing.T) {
-		c := newTestClient(t, Config{Endpoints: []string{ms[1].ClientURL}})
-		if err := c.Sync(testContext(t, 5*time.Second)); err != nil {
+		c := clientFor(t, Config{Endpoints: []string{ms[1].ClientURL()}})
+		if err := c.Sync(boundedCtx(t, 5*time.Second)); err != nil {
 			t.Fatal(err)
 		}
 		if got := sortedEndpoints(c); fmt.Sprint(got) != fmt.Sprint(all) {
@@ -66,8 +71,8 @@ func TestSyncRealCluster(t *testing.T) {
 	t.Run("RandomSpreadsPins", func(t *testing.T) {
 		pins := map[string]int{}
 		for i := 0; i < 30; i++ {
-			c := newTestClient(t, Config{Endpoints: []string{ms[0].ClientURL}})
-			if err := c.Sync(testContext(t, 5*time.Second)); err != nil {
+			c := clientFor(t, Config{Endpoints: []string{ms[0].ClientURL()}})
+			if err := c.Sync(boundedCtx(t, 5*time.Second)); err != nil {
 				t.Fatal(err)
 			}
 			pins[pinnedEndpoint(c)]++
@@ -80,13 +85,13 @@ func TestSyncRealCluster(t *testing.T) {
 	})
 
 	t.Run("RandomUnchangedSetKeepsPin", func(t *testing.T) {
-		c := newTestClient(t, Config{Endpoints: clientURLs(ms)})
+		c := clientFor(t, Config{Endpoints: cluster.ClientURLs()})
 		hc := c.(*httpClusterClient)
 		hc.mu.Lock()
 		hc.pinned = 2
 		hc.mu.Unlock()
 		before, pin := c.Endpoints(), pinnedEndpoint(c)
-		if err := c.Sync(testContext(t, 5*time.Second)); err != nil {
+		if err := c.Sync(boundedCtx(t, 5*time.Second)); err != nil {
 			t.Fatal(err)
 		}
 		if fmt.Sprint(c.Endpoints()) != fmt.Sprint(before) || pinnedEndpoint(c) != pin {
@@ -98,12 +103,12 @@ func TestSyncRealCluster(t *testing.T) {
 	t.Run("LeaderFirstPinsLeader", func(t *testing.T) {
 		for _, start := range ms {
 			rec := &hostRecorder{CancelableTransport: DefaultTransport}
-			c := newTestClient(t, Config{
-				Endpoints:     []string{start.ClientURL},
+			c := clientFor(t, Config{
+				Endpoints:     []string{start.ClientURL()},
 				SelectionMode: EndpointSelectionPrioritizeLeader,
 				Transport:     rec,
 			})
-			ctx := testContext(t, 10*time.Second)
+			ctx := boundedCtx(t, 10*time.Second)
 			if err := c.Sync(ctx); err != nil {
 				t.Fatal(err)
 			}
@@ -138,8 +143,8 @@ func TestSyncRealCluster(t *testing.T) {
 	})
 
 	t.Run("UnknownMode", func(t *testing.T) {
-		c := newTestClient(t, Config{Endpoints: clientURLs(ms), SelectionMode: 7})
-		err := c.Sync(testContext(t, 5*time.Second))
+		c := clientFor(t, Config{Endpoints: cluster.ClientURLs(), SelectionMode: 7})
+		err := c.Sync(boundedCtx(t, 5*time.Second))
 		if err == nil || err.Error() != "invalid endpoint selection mode: 7" {
 			t.Fatalf("Sync in mode 7: %v", err)
 		}
@@ -161,7 +166,7 @@ func TestSyncRealCluster(t *testing.T) {
 			}, context.DeadlineExceeded},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
-				c := newTestClient(t, Config{Endpoints: []string{ms[0].ClientURL}})
+				c := clientFor(t, Config{Endpoints: []string{ms[0].ClientURL()}})
 				ctx, cancel := tc.ctx()
 				defer cancel()
 				start := time.Now()
@@ -181,7 +186,7 @@ func TestSyncRealCluster(t *testing.T) {
 
 	// Last: it changes the cluster.
 	t.Run("AutoSyncFollowsRemoval", func(t *testing.T) {
-		c := newTestClient(t, Config{Endpoints: clientURLs(ms)})
+		c := clientFor(t, Config{Endpoints: cluster.ClientURLs()})
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)
 		go func() { done <- c.AutoSync(ctx, 100*time.Millisecond) }()
@@ -193,11 +198,11 @@ func TestSyncRealCluster(t *testing.T) {
 		})
 
 		mAPI := NewMembersAPI(c)
-		members, err := mAPI.List(testContext(t, 5*time.Second))
+		members, err := mAPI.List(boundedCtx(t, 5*time.Second))
 		if err != nil {
 			t.Fatal(err)
 		}
-		leader, err := mAPI.Leader(testContext(t, 5*time.Second))
+		leader, err := mAPI.Leader(boundedCtx(t, 5*time.Second))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -211,7 +216,7 @@ func TestSyncRealCluster(t *testing.T) {
 		// Like Add, Remove is refused with 500 for about 5 s after the
 		// cluster started (strict reconfig check).
 		for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(200 * time.Millisecond) {
-			err = mAPI.Remove(testContext(t, 10*time.Second), victim.ID)
+			err = mAPI.Remove(boundedCtx(t, 10*time.Second), victim.ID)
 			if !errors.Is(err, ErrClusterUnavailable) || time.Now().After(deadline) {
 				break
 			}
@@ -250,72 +255,110 @@ func nonLoopbackIPv4() string {
 	return ""
 }
 
+// forward accepts connections on ip:0 and relays each to target (host:port)
+// until the test ends. It returns the address it listens on.
+func forward(t *testing.T, ip, target string) string {
+	t.Helper()
+	l, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var conns []net.Conn
+	track := func(c net.Conn) {
+		mu.Lock()
+		conns = append(conns, c)
+		mu.Unlock()
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			in, err := l.Accept()
+			if err != nil {
+				return
+			}
+			out, err := net.Dial("tcp", target)
+			if err != nil {
+				in.Close()
+				continue
+			}
+			track(in)
+			track(out)
+			wg.Add(2)
+			go func() { defer wg.Done(); io.Copy(out, in); out.Close() }()
+			go func() { defer wg.Done(); io.Copy(in, out); in.Close() }()
+		}
+	}()
+	t.Cleanup(func() {
+		l.Close()
+		mu.Lock()
+		for _, c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+		wg.Wait()
+	})
+	return l.Addr().String()
+}
+
 // TestSyncKeepsReachableEndpoints reproduces etcd-io/etcd#7588 on one
-// machine: a member listens only on a non-loopback address and advertises a
-// loopback client URL, which nothing serves. Upstream's Sync would switch
-// the client to that URL; ours keeps the configured endpoint, or drops only
-// that URL when other members advertise usable ones.
+// machine. The client reaches a real member through a non-loopback address
+// of this machine (a relay to the member, as a port mapping or a NAT would
+// be), while the member advertises a loopback client URL that nothing
+// serves, as a member in a container advertising localhost does. Upstream's
+// Sync would switch the client to the advertised URL and every later
+// request would fail; ours keeps the configured endpoint.
 func TestSyncKeepsReachableEndpoints(t *testing.T) {
+	t.Parallel()
 	ip := nonLoopbackIPv4()
 	if ip == "" {
 		t.Skip("this machine has no non-loopback IPv4 address")
 	}
-	// Member i listens on ip:port. Members in loopback advertise
-	// http://127.0.0.1:port instead, where nothing listens.
-	start := func(t *testing.T, n int, loopback map[int]bool) []*localMember {
-		return startLocalCluster(t, n, func(i int, m *localMember) {
-			port := freePort(t, ip)
-			m.ClientURL = fmt.Sprintf("http://%s:%d", ip, port)
-			if loopback[i] {
-				m.Advertise = fmt.Sprintf("http://127.0.0.1:%d", port)
-			}
-		})
+	const advertised = "http://127.0.0.1:1"
+	cluster := etcdtest.StartWithFlags(t, 1, "--advertise-client-urls", advertised)
+	member, err := url.Parse(cluster.Members()[0].ClientURL())
+	if err != nil {
+		t.Fatal(err)
 	}
-	unreachable := func(t *testing.T, u string) {
-		t.Helper()
-		c := &http.Client{Timeout: 2 * time.Second}
-		if resp, err := c.Get(u + "/version"); err == nil {
-			resp.Body.Close()
-			t.Skipf("advertised URL %s answers here; the setup does not reproduce the issue", u)
-		}
+	hc := &http.Client{Timeout: 2 * time.Second}
+	if resp, err := hc.Get(advertised + "/version"); err == nil {
+		resp.Body.Close()
+		t.Skipf("advertised URL %s answers here; the setup does not reproduce the issue", advertised)
 	}
+	configured := "http://" + forward(t, ip, member.Host)
 
-	t.Run("AllLoopback", func(t *testing.T) {
-		ms := start(t, 1, map[int]bool{0: true})
-		unreachable(t, ms[0].Advertise)
-		for _, mode := range []EndpointSelectionMode{EndpointSelectionRandom, EndpointSelectionPrioritizeLeader} {
-			c := newTestClient(t, Config{Endpoints: []string{ms[0].ClientURL}, SelectionMode: mode})
-			ctx := testContext(t, 5*time.Second)
-			if err := c.Sync(ctx); err != nil {
-				t.Fatalf("mode %d: Sync: %v", mode, err)
-			}
-			if got := c.Endpoints(); fmt.Sprint(got) != fmt.Sprint([]string{ms[0].ClientURL}) {
-				t.Fatalf("mode %d: Endpoints() = %v, want the configured %s", mode, got, ms[0].ClientURL)
-			}
-			if _, err := c.GetVersion(ctx); err != nil {
-				t.Fatalf("mode %d: request after Sync: %v", mode, err)
-			}
-		}
-	})
-
-	t.Run("SomeLoopback", func(t *testing.T) {
-		ms := start(t, 3, map[int]bool{0: true})
-		unreachable(t, ms[0].Advertise)
-		c := newTestClient(t, Config{Endpoints: []string{ms[1].ClientURL}})
-		ctx := testContext(t, 5*time.Second)
-		if err := c.Sync(ctx); err != nil {
+	for _, mode := range []EndpointSelectionMode{EndpointSelectionRandom, EndpointSelectionPrioritizeLeader} {
+		c := clientFor(t, Config{Endpoints: []string{configured}, SelectionMode: mode})
+		ctx := boundedCtx(t, 5*time.Second)
+		members, err := NewMembersAPI(c).List(ctx)
+		if err != nil {
 			t.Fatal(err)
 		}
-		want := sortedCopy([]string{ms[1].ClientURL, ms[2].ClientURL})
-		if got := sortedEndpoints(c); fmt.Sprint(got) != fmt.Sprint(want) {
-			t.Fatalf("Endpoints() = %v, want %v (member 0's loopback URL left out)", got, want)
+		if len(members) != 1 || fmt.Sprint(members[0].ClientURLs) != fmt.Sprint([]string{advertised}) {
+			t.Fatalf("members = %+v, want one advertising %s", members, advertised)
 		}
-		for i := 0; i < 5; i++ {
-			if _, err := c.GetVersion(ctx); err != nil {
-				t.Fatal(err)
-			}
+		if err := c.Sync(ctx); err != nil {
+			t.Fatalf("mode %d: Sync: %v", mode, err)
 		}
-	})
+		if got := c.Endpoints(); fmt.Sprint(got) != fmt.Sprint([]string{configured}) {
+			t.Fatalf("mode %d: Endpoints() = %v, want the configured %s", mode, got, configured)
+		}
+		if _, err := NewKeysAPI(c).Set(ctx, etcdtest.UniquePrefix(t)+"/k", "v", nil); err != nil {
+			t.Fatalf("mode %d: request after Sync: %v", mode, err)
+		}
+	}
+
+	// The same client configured with the member's loopback URL follows
+	// the advertised URL, as upstream: both name this machine.
+	c := clientFor(t, Config{Endpoints: []string{member.String()}})
+	if err := c.Sync(boundedCtx(t, 5*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Endpoints(); fmt.Sprint(got) != fmt.Sprint([]string{advertised}) {
+		t.Fatalf("loopback-configured client: Endpoints() = %v, want %s", got, advertised)
+	}
 }
 
 // TestSyncLoopbackRule checks which endpoints count as loopback and that a
@@ -377,7 +420,7 @@ func TestSyncLoopbackRule(t *testing.T) {
 		{"remote configured", []string{srv.URL, "http://192.0.2.99:2379"}, []string{"http://192.0.2.50:2379"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c := newTestClient(t, Config{Endpoints: tc.configured})
+			c := clientFor(t, Config{Endpoints: tc.configured})
 			// Pin the fake so that Sync asks it.
 			hc := c.(*httpClusterClient)
 			hc.mu.Lock()
@@ -387,7 +430,7 @@ func TestSyncLoopbackRule(t *testing.T) {
 				}
 			}
 			hc.mu.Unlock()
-			if err := c.Sync(testContext(t, 5*time.Second)); err != nil {
+			if err := c.Sync(boundedCtx(t, 5*time.Second)); err != nil {
 				t.Fatal(err)
 			}
 			if got := sortedEndpoints(c); fmt.Sprint(got) != fmt.Sprint(tc.want) {
@@ -411,8 +454,8 @@ func TestSyncLeaderFirstNoLeader(t *testing.T) {
 	}))
 	t.Cleanup(srv.Close)
 	srvURL = srv.URL
-	c := newTestClient(t, Config{Endpoints: []string{srv.URL}, SelectionMode: EndpointSelectionPrioritizeLeader})
-	err := c.Sync(testContext(t, 5*time.Second))
+	c := clientFor(t, Config{Endpoints: []string{srv.URL}, SelectionMode: EndpointSelectionPrioritizeLeader})
+	err := c.Sync(boundedCtx(t, 5*time.Second))
 	if !errors.Is(err, ErrNoLeaderEndpoint) || err != ErrNoLeaderEndpoint {
 		t.Fatalf("Sync = %v, want ErrNoLeaderEndpoint", err)
 	}
