@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"path"
@@ -98,6 +99,11 @@ func doAuth(ctx context.Context, c httpClient, act httpAction, ok ...int) ([]byt
 	aerr := authError{Code: resp.StatusCode}
 	if err := json.Unmarshal(body, &aerr); err != nil {
 		return nil, err
+	}
+	if aerr.Message == "" {
+		// Not an error body: e.g. 201 with the user that ChangePassword
+		// created. Upstream returned an error with an empty text here.
+		aerr.Message = fmt.Sprintf("unexpected status code %d", resp.StatusCode)
 	}
 	return nil, aerr
 }

@@ -60,7 +60,9 @@ type AuthUserAPI interface {
 	// fails.
 	RevokeUser(ctx context.Context, username string, roles []string) (*User, error)
 
-	// ChangePassword changes the user's password.
+	// ChangePassword changes the user's password. etcd creates a user
+	// that does not exist (the request is a PUT); ChangePassword then
+	// fails with "unexpected status code 201" although the user now exists.
 	ChangePassword(ctx context.Context, username string, password string) (*User, error)
 
 	// ListUsers lists the names of all users.
