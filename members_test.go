@@ -54,8 +54,12 @@ func TestMembersRealCluster(t *testing.T) {
 	t.Run("AddRightAfterStart", func(t *testing.T) {
 		m, err := mAPI.Add(boundedCtx(t, 10*time.Second), "http://127.0.0.1:4")
 		if err == nil {
+			// The start took longer than the window. The same 500 is
+			// checked deterministically in AddUpdateRemove (an Add while
+			// an added member has not started).
 			mAPI.Remove(boundedCtx(t, 10*time.Second), m.ID)
-			t.Skip("the cluster accepted a member change at once; nothing to check")
+			t.Log("the cluster accepted a member change at once")
+			return
 		}
 		var cerr *ClusterError
 		if !errors.As(err, &cerr) || !errors.Is(err, ErrClusterUnavailable) {

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"sort"
 	"strings"
 	"sync"
@@ -314,6 +315,9 @@ func TestSyncKeepsReachableEndpoints(t *testing.T) {
 	t.Parallel()
 	ip := nonLoopbackIPv4()
 	if ip == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("this machine has no non-loopback IPv4 address to reach the member through")
+		}
 		t.Skip("this machine has no non-loopback IPv4 address")
 	}
 	const advertised = "http://127.0.0.1:1"
@@ -325,7 +329,7 @@ func TestSyncKeepsReachableEndpoints(t *testing.T) {
 	hc := &http.Client{Timeout: 2 * time.Second}
 	if resp, err := hc.Get(advertised + "/version"); err == nil {
 		resp.Body.Close()
-		t.Skipf("advertised URL %s answers here; the setup does not reproduce the issue", advertised)
+		t.Fatalf("advertised URL %s answers here; the setup does not reproduce the issue", advertised)
 	}
 	configured := "http://" + forward(t, ip, member.Host)
 
