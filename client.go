@@ -96,7 +96,9 @@ func (cfg *Config) checkRedirect() CheckRedirectFunc {
 // APIs are built on top of it.
 type Client interface {
 	// Sync updates the client's endpoints from the cluster's membership:
-	// the client URLs of all members.
+	// the client URLs of all members, leaving out loopback URLs when the
+	// client was configured with a remote endpoint (see its doc on
+	// httpClusterClient.Sync, and etcd-io/etcd#7588).
 	Sync(context.Context) error
 
 	// AutoSync calls Sync now and then every interval, until a Sync fails
