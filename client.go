@@ -96,9 +96,21 @@ func (cfg *Config) checkRedirect() CheckRedirectFunc {
 // APIs are built on top of it.
 type Client interface {
 	// Sync updates the client's endpoints from the cluster's membership:
-	// the client URLs of all members, leaving out loopback URLs when the
-	// client was configured with a remote endpoint (see its doc on
-	// httpClusterClient.Sync, and etcd-io/etcd#7588).
+	// the client URLs of all members.
+	//
+	// Loopback URLs (host "localhost", "*.localhost", 127.0.0.0/8, ::1,
+	// 0.0.0.0 or ::; names are not resolved) are left out when the
+	// endpoints last given to New or SetEndpoints include an http(s)
+	// endpoint that is not loopback: such a URL names the client's own
+	// machine, not the member (etcd-io/etcd#7588). If that leaves no URL,
+	// Sync keeps the current endpoints and returns nil. A client
+	// configured with loopback endpoints only uses every advertised URL.
+	//
+	// In EndpointSelectionRandom mode an unchanged set of URLs keeps the
+	// current pin; a changed set is shuffled. In
+	// EndpointSelectionPrioritizeLeader mode the leader's client URL is
+	// pinned, and Sync fails with ErrNoLeaderEndpoint if the leader cannot
+	// be found.
 	Sync(context.Context) error
 
 	// AutoSync calls Sync now and then every interval, until a Sync fails
