@@ -111,6 +111,20 @@ func (cfg *Config) checkRedirect() CheckRedirectFunc {
 type Client interface {
 	// Sync updates the client's endpoints from the cluster's membership:
 	// the client URLs of all members.
+	//
+	// Loopback URLs (host "localhost", "*.localhost", 127.0.0.0/8, ::1,
+	// 0.0.0.0 or ::; names are not resolved) are left out when the
+	// endpoints last given to New or SetEndpoints include an http(s)
+	// endpoint that is not loopback: such a URL names the client's own
+	// machine, not the member (etcd-io/etcd#7588). If that leaves no URL,
+	// Sync keeps the current endpoints and returns nil. A client
+	// configured with loopback endpoints only uses every advertised URL.
+	//
+	// In EndpointSelectionRandom mode an unchanged set of URLs keeps the
+	// current pin; a changed set is shuffled. In
+	// EndpointSelectionPrioritizeLeader mode the leader's client URL is
+	// pinned, and Sync fails with ErrNoLeaderEndpoint if the leader cannot
+	// be found.
 	Sync(context.Context) error
 
 	// AutoSync calls Sync now and then every interval, until a Sync fails
@@ -177,6 +191,10 @@ type httpClusterClient struct {
 	// can use its snapshot without holding the lock.
 	endpoints []url.URL
 	pinned    int
+	// remoteConfigured records whether the endpoints last given to New or
+	// SetEndpoints include a non-loopback http(s) endpoint; Sync then leaves
+	// out members' loopback URLs.
+	remoteConfigured bool
 
 	randMu sync.Mutex
 	rand   *rand.Rand
@@ -401,9 +419,11 @@ func (c *httpClusterClient) SetEndpoints(eps []string) error {
 		return err
 	}
 	neps = c.shuffle(neps)
+	remote := hasRemoteEndpoint(neps)
 	c.mu.Lock()
 	c.endpoints = neps
 	c.pinned = 0
+	c.remoteConfigured = remote
 	c.mu.Unlock()
 	return nil
 }
