@@ -4,12 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
 	"sort"
 	"strings"
 	"sync"
@@ -241,85 +239,32 @@ func TestSyncRealCluster(t *testing.T) {
 	})
 }
 
-// nonLoopbackIPv4 returns an IPv4 address of this machine that is not a
-// loopback address, or "".
-func nonLoopbackIPv4() string {
-	addrs, err := net.InterfaceAddrs()
-	if err != nil {
-		return ""
-	}
-	for _, a := range addrs {
-		if ipn, ok := a.(*net.IPNet); ok && ipn.IP.To4() != nil && !ipn.IP.IsLoopback() && !ipn.IP.IsLinkLocalUnicast() {
-			return ipn.IP.String()
+// nameDialer returns a transport that dials name:port as 127.0.0.1:port,
+// as a DNS name or a port mapping would lead a client to a member, while
+// all traffic stays on loopback.
+func nameDialer(name string) *http.Transport {
+	var d net.Dialer
+	return &http.Transport{DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+		host, port, err := net.SplitHostPort(addr)
+		if err != nil {
+			return nil, err
 		}
-	}
-	return ""
-}
-
-// forward accepts connections on ip:0 and relays each to target (host:port)
-// until the test ends. It returns the address it listens on.
-func forward(t *testing.T, ip, target string) string {
-	t.Helper()
-	l, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var conns []net.Conn
-	track := func(c net.Conn) {
-		mu.Lock()
-		conns = append(conns, c)
-		mu.Unlock()
-	}
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			in, err := l.Accept()
-			if err != nil {
-				return
-			}
-			out, err := net.Dial("tcp", target)
-			if err != nil {
-				in.Close()
-				continue
-			}
-			track(in)
-			track(out)
-			wg.Add(2)
-			go func() { defer wg.Done(); io.Copy(out, in); out.Close() }()
-			go func() { defer wg.Done(); io.Copy(in, out); in.Close() }()
+		if host == name {
+			addr = net.JoinHostPort("127.0.0.1", port)
 		}
-	}()
-	t.Cleanup(func() {
-		l.Close()
-		mu.Lock()
-		for _, c := range conns {
-			c.Close()
-		}
-		mu.Unlock()
-		wg.Wait()
-	})
-	return l.Addr().String()
+		return d.DialContext(ctx, network, addr)
+	}}
 }
 
 // TestSyncKeepsReachableEndpoints reproduces etcd-io/etcd#7588 on one
-// machine. The client reaches a real member through a non-loopback address
-// of this machine (a relay to the member, as a port mapping or a NAT would
-// be), while the member advertises a loopback client URL that nothing
+// machine. The client reaches a real member by a non-loopback name (which
+// its dialer maps to the member's loopback port, as DNS and a port mapping
+// would), while the member advertises a loopback client URL that nothing
 // serves, as a member in a container advertising localhost does. Upstream's
 // Sync would switch the client to the advertised URL and every later
 // request would fail; ours keeps the configured endpoint.
 func TestSyncKeepsReachableEndpoints(t *testing.T) {
 	t.Parallel()
-	ip := nonLoopbackIPv4()
-	if ip == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("this machine has no non-loopback IPv4 address to reach the member through")
-		}
-		t.Skip("this machine has no non-loopback IPv4 address")
-	}
 	const advertised = "http://127.0.0.1:1"
 	cluster := etcdtest.StartWithFlags(t, 1, "--advertise-client-urls", advertised)
 	member, err := url.Parse(cluster.Members()[0].ClientURL())
@@ -331,10 +276,13 @@ func TestSyncKeepsReachableEndpoints(t *testing.T) {
 		resp.Body.Close()
 		t.Fatalf("advertised URL %s answers here; the setup does not reproduce the issue", advertised)
 	}
-	configured := "http://" + forward(t, ip, member.Host)
+	const name = "etcd-member.example"
+	transport := nameDialer(name)
+	t.Cleanup(transport.CloseIdleConnections)
+	configured := "http://" + net.JoinHostPort(name, member.Port())
 
 	for _, mode := range []EndpointSelectionMode{EndpointSelectionRandom, EndpointSelectionPrioritizeLeader} {
-		c := clientFor(t, Config{Endpoints: []string{configured}, SelectionMode: mode})
+		c := clientFor(t, Config{Endpoints: []string{configured}, SelectionMode: mode, Transport: transport})
 		ctx := boundedCtx(t, 5*time.Second)
 		members, err := NewMembersAPI(c).List(ctx)
 		if err != nil {
