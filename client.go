@@ -446,6 +446,11 @@ func (c *httpClusterClient) GetVersion(ctx context.Context) (*Versions, error) {
 	if resp.StatusCode != http.StatusOK {
 		return nil, decodeKeysError(body)
 	}
+	return decodeVersions(body)
+}
+
+// decodeVersions decodes the answer of /version.
+func decodeVersions(body []byte) (*Versions, error) {
 	if len(body) == 0 {
 		return nil, ErrEmptyBody
 	}
