@@ -382,15 +382,33 @@ func TestFaultPausePinnedMember(t *testing.T) {
 				t.Fatalf("event %+v, want the write at %d", ev.Node, set.Node.ModifiedIndex)
 			}
 
-			// A write through the client pinned to the stopped member.
+			// A create through the client pinned to the stopped member
+			// fails over: applied twice, it would be refused.
 			t0 := time.Now()
-			pinnedSet, err := kapi.Set(ctx, "/pause/by-pinned", "2", nil)
+			pinnedSet, err := kapi.Create(ctx, "/pause/by-pinned", "2")
 			if err != nil {
-				t.Fatalf("write through the client pinned to the stopped member: %v", err)
+				t.Fatalf("create through the client pinned to the stopped member: %v", err)
 			}
 			failover := time.Since(t0)
-			t.Logf("%s stopped: write through the others acknowledged after %v, its event delivered to the watch after %v; write through the pinned client took %v",
-				name, acked.Round(time.Millisecond), delivered.Round(time.Millisecond), failover.Round(time.Millisecond))
+			// A plain set through another client pinned to it does not:
+			// it may still be applied there, so it fails as unknown, and
+			// the next call starts at the next member.
+			skapi := NewKeysAPI(faultClient(t, order...))
+			t0 = time.Now()
+			_, errOnce := skapi.Set(ctx, "/pause/set-once", "3", nil)
+			setFailed := time.Since(t0)
+			var cerr *ClusterError
+			if !errors.As(errOnce, &cerr) || len(cerr.Errors) != 1 || !errors.Is(errOnce, ErrOutcomeUnknown) {
+				t.Fatalf("plain set through the stopped member: %v, want one attempt with ErrOutcomeUnknown", errOnce)
+			}
+			if _, err := setRetrying(ctx, skapi, "/pause/set-next", "4"); err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("%s stopped: write through the others acknowledged after %v, its event delivered to the watch after %v; create through the pinned client took %v; plain set through it failed as unknown after %v",
+				name, acked.Round(time.Millisecond), delivered.Round(time.Millisecond), failover.Round(time.Millisecond), setFailed.Round(time.Millisecond))
+			if setFailed > faultHeaderTimeout+2*time.Second {
+				t.Errorf("plain set through the stopped member failed after %v", setFailed)
+			}
 
 			// The watch waits 2 probe intervals at most before leaving,
 			// and the event cannot come before the write is acknowledged.
@@ -417,20 +435,24 @@ func TestFaultPausePinnedMember(t *testing.T) {
 				t.Fatal(err)
 			}
 			state := waitConsistent(t, ctx, "/pause", members)
-			want := map[string]string{"/pause/before": "0", "/pause/by-other": "1", "/pause/by-pinned": "2"}
+			_, setOnceApplied := state["/pause/set-once"]
+			delete(state, "/pause/set-once")
+			want := map[string]string{"/pause/before": "0", "/pause/by-other": "1", "/pause/by-pinned": "2", "/pause/set-next": "4"}
 			if !reflect.DeepEqual(state, want) {
 				t.Fatalf("state after resume %v, want %v", state, want)
 			}
-			// The first attempt of that write sits in the stopped
-			// member's socket buffer; after SIGCONT etcd may still read
-			// and apply it (which is why it counted as "may have been
-			// applied"). A plain set applied twice leaves the same value.
+			// The first attempts of the create and of the plain set sat
+			// in the stopped member's socket buffer; after SIGCONT etcd
+			// reads them and may apply them. The create is refused (the
+			// key exists), so its node is the acknowledged one.
 			now, err := other.Get(ctx, "/pause/by-pinned", &GetOptions{Quorum: true})
 			if err != nil {
 				t.Fatal(err)
 			}
-			t.Logf("write acknowledged at index %d; after SIGCONT its node has modifiedIndex %d (applied again by the resumed member: %v)",
-				pinnedSet.Node.ModifiedIndex, now.Node.ModifiedIndex, now.Node.ModifiedIndex != pinnedSet.Node.ModifiedIndex)
+			if now.Node.ModifiedIndex != pinnedSet.Node.ModifiedIndex {
+				t.Errorf("create acknowledged at index %d was applied again (now at %d)", pinnedSet.Node.ModifiedIndex, now.Node.ModifiedIndex)
+			}
+			t.Logf("after SIGCONT: the plain set of unknown outcome was applied: %v", setOnceApplied)
 		})
 	}
 }
