@@ -662,10 +662,6 @@ func TestFaultQuorumLoss(t *testing.T) {
 			t.Logf("%s: %s", c.name, cerr.Detail())
 		}
 	}
-	var e Error
-	if !errors.As(err500, &e) && !errors.Is(err500, ErrOutcomeUnknown) {
-		t.Errorf("write without header timeout: %v", err500)
-	}
 	if errCtx != context.DeadlineExceeded {
 		t.Errorf("write with a context deadline: %v, want context.DeadlineExceeded itself", errCtx)
 	}
@@ -684,10 +680,9 @@ func TestFaultQuorumLoss(t *testing.T) {
 	}
 	t.Logf("quorum back %v after the restarts began", time.Since(restartedAt).Round(time.Millisecond))
 	state := waitConsistent(t, ctx, "/quorum", members)
-	applied, notApplied := checkWrites(t, log.all(), state)
+	checkWrites(t, log.all(), state)
 	for _, k := range []string{"/quorum/header-timeout", "/quorum/server-timeout", "/quorum/ctx-deadline"} {
 		_, ok := state[k]
 		t.Logf("write %s of unknown outcome: applied after quorum returned: %v", k, ok)
 	}
-	_ = applied + notApplied
 }
