@@ -28,11 +28,17 @@ type httpClient interface {
 type retryPolicy int
 
 const (
-	// retryAlways: reads, writes that cannot apply twice (a create, a
-	// compare-and-swap by index), and the writes upstream retries.
+	// retryAlways: reads, and writes that cannot apply twice (a create, a
+	// compare-and-swap or delete by index: a second application is
+	// refused by the server).
 	retryAlways retryPolicy = iota
-	// retryIfUnsent: a write that could apply twice (a plain delete) moves
-	// on only when its request provably never reached a member.
+	// retryIfUnsent: a write that could apply twice (a plain or
+	// value-conditioned set or delete, an update, an in-order create)
+	// moves on only when its request provably never reached a member. A
+	// request that reached a member may be applied long after the client
+	// gave up on it: a SIGSTOPed member reads it from its socket when it
+	// resumes (TestFaultPausePinnedMember), so a copy sent elsewhere could
+	// apply twice, the late one undoing later writes.
 	retryIfUnsent
 )
 

@@ -96,16 +96,22 @@ func doAuth(ctx context.Context, c httpClient, act httpAction, ok ...int) ([]byt
 	if assertStatusCode(resp.StatusCode, ok...) == nil {
 		return body, nil
 	}
-	aerr := authError{Code: resp.StatusCode}
+	return nil, decodeAuthError(resp.StatusCode, body)
+}
+
+// decodeAuthError decodes the answer of a failed auth call: an authError,
+// or the decoding error of a body that is not JSON.
+func decodeAuthError(status int, body []byte) error {
+	aerr := authError{Code: status}
 	if err := json.Unmarshal(body, &aerr); err != nil {
-		return nil, err
+		return err
 	}
 	if aerr.Message == "" {
 		// Not an error body: e.g. 201 with the user that ChangePassword
 		// created. Upstream returned an error with an empty text here.
-		aerr.Message = fmt.Sprintf("unexpected status code %d", resp.StatusCode)
+		aerr.Message = fmt.Sprintf("unexpected status code %d", status)
 	}
-	return nil, aerr
+	return aerr
 }
 
 // authError is an error answered by the auth API. Like upstream it is

@@ -132,6 +132,11 @@ func (r *httpAuthRoleAPI) modRole(ctx context.Context, act *authAction) (*Role, 
 	if err != nil {
 		return nil, err
 	}
+	return decodeRole(body)
+}
+
+// decodeRole decodes a role answer.
+func decodeRole(body []byte) (*Role, error) {
 	var role Role
 	if err := json.Unmarshal(body, &role); err != nil {
 		return nil, err
@@ -149,6 +154,11 @@ func (r *httpAuthRoleAPI) ListRoles(ctx context.Context) ([]string, error) {
 	if err := assertStatusCode(resp.StatusCode, http.StatusOK); err != nil {
 		return nil, err
 	}
+	return decodeRoleNames(body)
+}
+
+// decodeRoleNames decodes {"roles": [...]} into the roles' names.
+func decodeRoleNames(body []byte) ([]string, error) {
 	var list struct {
 		Roles []struct {
 			Role string `json:"role"`

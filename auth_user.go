@@ -117,6 +117,11 @@ func (u *httpAuthUserAPI) modUser(ctx context.Context, act *authAction) (*User, 
 	if err != nil {
 		return nil, err
 	}
+	return decodeUser(body)
+}
+
+// decodeUser decodes a user answer, whose roles are names or role objects.
+func decodeUser(body []byte) (*User, error) {
 	var answer struct {
 		User  string     `json:"user"`
 		Roles []roleName `json:"roles"`
@@ -164,8 +169,13 @@ func (u *httpAuthUserAPI) ListUsers(ctx context.Context) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	// Only the names are returned, so the roles (objects in etcd 3.4) are
-	// not decoded at all.
+	return decodeUserNames(body)
+}
+
+// decodeUserNames decodes {"users": [...]} into the users' names. Only the
+// names are returned, so the roles (objects in etcd 3.4) are not decoded
+// at all.
+func decodeUserNames(body []byte) ([]string, error) {
 	var list struct {
 		Users []struct {
 			User string `json:"user"`

@@ -246,8 +246,9 @@ func New(cfg Config) (Client, error) {
 // transport error or a 5xx status, to each other endpoint once. Any other
 // status is final and returned with its body for the API layer to decode.
 //
-// A plain Delete is not sent again once an attempt may have reached a
-// member; the next call then starts at the following endpoint. A context
+// A write that could apply twice (see retryIfUnsent) is not sent again once
+// an attempt may have reached a member; the next call then starts at the
+// following endpoint. A context
 // error is returned as itself; when no endpoint served the request, a
 // *ClusterError lists the failures.
 func (c *httpClusterClient) Do(ctx context.Context, act httpAction) (*http.Response, []byte, error) {
@@ -446,6 +447,11 @@ func (c *httpClusterClient) GetVersion(ctx context.Context) (*Versions, error) {
 	if resp.StatusCode != http.StatusOK {
 		return nil, decodeKeysError(body)
 	}
+	return decodeVersions(body)
+}
+
+// decodeVersions decodes the answer of /version.
+func decodeVersions(body []byte) (*Versions, error) {
 	if len(body) == 0 {
 		return nil, ErrEmptyBody
 	}

@@ -267,6 +267,48 @@ func TestWritesThatCannotApplyTwiceFailOver(t *testing.T) {
 	})
 }
 
+// TestWritesThatCouldApplyTwiceAreNotResent: a set without PrevIndex or
+// PrevNoExist, an update and an in-order create would apply again if sent to
+// a second member after the first got them; they stop with ErrOutcomeUnknown,
+// and move on only when the first attempt was refused at connect.
+func TestWritesThatCouldApplyTwiceAreNotResent(t *testing.T) {
+	calls := []struct {
+		name string
+		call func(KeysAPI) error
+	}{
+		{"plain set", func(k KeysAPI) error { _, err := k.Set(context.Background(), "/k", "v", nil); return err }},
+		{"set by value", func(k KeysAPI) error {
+			_, err := k.Set(context.Background(), "/k", "v", &SetOptions{PrevValue: "old"})
+			return err
+		}},
+		{"update", func(k KeysAPI) error { _, err := k.Update(context.Background(), "/k", "v"); return err }},
+		{"create in order", func(k KeysAPI) error { _, err := k.CreateInOrder(context.Background(), "/q", "v", nil); return err }},
+	}
+	for _, c := range calls {
+		t.Run(c.name, func(t *testing.T) {
+			first := newFakeMember(t, closeConnection)
+			second := newFakeMember(t, reply(http.StatusCreated, okBody))
+			cl := newTestClient(t, Config{}, first.URL, second.URL)
+			err := c.call(NewKeysAPI(cl))
+			var cerr *ClusterError
+			if !errors.As(err, &cerr) || len(cerr.Errors) != 1 || !errors.Is(err, ErrOutcomeUnknown) {
+				t.Fatalf("error = %v, want one attempt with ErrOutcomeUnknown", err)
+			}
+			if second.requests.Load() != 0 {
+				t.Fatal("sent to a second member")
+			}
+			if err := c.call(NewKeysAPI(cl)); err != nil || second.requests.Load() != 1 {
+				t.Fatalf("the next call did not start at the next member: %v", err)
+			}
+
+			refused := newTestClient(t, Config{}, refusedURL(t), second.URL)
+			if err := c.call(NewKeysAPI(refused)); err != nil {
+				t.Fatalf("a write refused at connect did not move on: %v", err)
+			}
+		})
+	}
+}
+
 func TestConditionalSetIsRetried(t *testing.T) {
 	first := newFakeMember(t, reply(http.StatusServiceUnavailable, ""))
 	second := newFakeMember(t, reply(http.StatusOK, okBody))

@@ -1,6 +1,7 @@
 package client
 
 import (
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -125,6 +126,22 @@ func closeConnection(w http.ResponseWriter, _ *http.Request) {
 	if err == nil {
 		conn.Close()
 	}
+}
+
+// resetMidBody answers 200 with a Content-Length for the whole of okBody,
+// writes half of it, then resets the TCP connection (SO_LINGER 0 and close:
+// an RST, not a FIN), as a member that crashes while answering.
+func resetMidBody(w http.ResponseWriter, _ *http.Request) {
+	conn, buf, err := w.(http.Hijacker).Hijack()
+	if err != nil {
+		return
+	}
+	fmt.Fprintf(buf, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-Etcd-Index: 7\r\nContent-Length: %d\r\n\r\n%s", len(okBody), okBody[:len(okBody)/2])
+	buf.Flush()
+	if tc, ok := conn.(*net.TCPConn); ok {
+		tc.SetLinger(0)
+	}
+	conn.Close()
 }
 
 // refusedURL returns a loopback URL on which nothing listens.

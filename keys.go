@@ -34,23 +34,36 @@ type KeysAPI interface {
 	// Set assigns a new value to a Node identified by a given key. The caller
 	// may define a set of conditions in the SetOptions. If SetOptions.Dir=true
 	// then value is ignored.
+	//
+	// A Set that the server refuses to apply twice (PrevExist=PrevNoExist
+	// or PrevIndex set) fails over to the other members like a read. Any
+	// other Set is, like Delete, not sent to a second member once its
+	// request may have reached one: it fails with ErrOutcomeUnknown and the
+	// next call starts at another member.
 	Set(ctx context.Context, key, value string, opts *SetOptions) (*Response, error)
 
 	// Delete removes a Node identified by the given key, optionally destroying
 	// all of its children as well. The caller may define a set of required
-	// conditions in an DeleteOptions object. A Delete is sent to one member
-	// only: if that attempt fails, the error is returned and the next call
-	// starts at another member.
+	// conditions in an DeleteOptions object. Unless PrevIndex is set, a
+	// Delete is sent to one member only, once its request may have reached
+	// it: if that attempt fails, the error (with ErrOutcomeUnknown) is
+	// returned and the next call starts at another member. A member that
+	// refused the connection is skipped.
 	Delete(ctx context.Context, key string, opts *DeleteOptions) (*Response, error)
 
-	// Create is an alias for Set w/ PrevExist=false. Like Delete, it is sent
-	// to one member only.
+	// Create is an alias for Set w/ PrevExist=false. A second application
+	// is refused by the server, so it fails over to the other members; if
+	// a retry finds the key its own first attempt may have created, the
+	// error reports ErrOutcomeUnknown.
 	Create(ctx context.Context, key, value string) (*Response, error)
 
 	// CreateInOrder is used to atomically create in-order keys within the given directory.
+	// Applied twice it would create two keys, so it is sent to one member
+	// only once its request may have reached it, as Delete.
 	CreateInOrder(ctx context.Context, dir, value string, opts *CreateInOrderOptions) (*Response, error)
 
-	// Update is an alias for Set w/ PrevExist=true
+	// Update is an alias for Set w/ PrevExist=true. Like a plain Set, it is
+	// sent to one member only once its request may have reached it.
 	Update(ctx context.Context, key, value string) (*Response, error)
 
 	// Watcher builds a new Watcher targeted at a specific Node identified
@@ -350,6 +363,14 @@ type setAction struct {
 	SetOptions
 }
 
+// A create or a compare-and-swap by index cannot apply twice; any other set
+// could, later, overwrite a newer value, so it is retried only when unsent.
+func (a *setAction) retryPolicy() retryPolicy {
+	if a.PrevExist == PrevNoExist || a.PrevIndex != 0 {
+		return retryAlways
+	}
+	return retryIfUnsent
+}
 
 func (a *setAction) HTTPRequest(ep url.URL) *http.Request {
 	u := v2KeysURL(ep, a.Prefix, a.Key)
@@ -425,6 +446,9 @@ type createInOrderAction struct {
 	Value  string
 	TTL    time.Duration
 }
+
+// Each application of an in-order create makes a new key.
+func (a *createInOrderAction) retryPolicy() retryPolicy { return retryIfUnsent }
 
 func (a *createInOrderAction) HTTPRequest(ep url.URL) *http.Request {
 	u := v2KeysURL(ep, a.Prefix, a.Dir)

@@ -96,14 +96,16 @@ func TestRetryPolicies(t *testing.T) {
 		act  httpAction
 		want retryPolicy
 	}{
-		{&setAction{}, retryAlways},
+		{&setAction{}, retryIfUnsent},
+		{&setAction{SetOptions: SetOptions{PrevValue: "v"}}, retryIfUnsent},
+		{&setAction{SetOptions: SetOptions{PrevExist: PrevExist}}, retryIfUnsent},
 		{&setAction{SetOptions: SetOptions{PrevExist: PrevNoExist}}, retryAlways},
 		{&setAction{SetOptions: SetOptions{PrevIndex: 3}}, retryAlways},
 		{&deleteAction{}, retryIfUnsent},
 		{&deleteAction{DeleteOptions: DeleteOptions{PrevValue: "v"}}, retryIfUnsent},
 		{&deleteAction{DeleteOptions: DeleteOptions{PrevIndex: 3}}, retryAlways},
 		{&getAction{}, retryAlways},
-		{&createInOrderAction{}, retryAlways},
+		{&createInOrderAction{}, retryIfUnsent},
 		{&waitAction{}, retryAlways},
 	}
 	for _, tt := range tests {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"sort"
 	"strings"
 	"sync"
@@ -463,6 +464,18 @@ func TestRealWatchEventIndexCleared(t *testing.T) {
 		t.Fatal(err)
 	}
 	// etcd keeps the last 1000 events; push the first one out of history.
+	fillHistory(t, ctx, kapi, p)
+	_, err = kapi.Watcher(p, &WatcherOptions{AfterIndex: first.Node.ModifiedIndex - 1, Recursive: true}).Next(ctx)
+	e := wantCode(t, err, ErrorCodeEventIndexCleared)
+	if !strings.Contains(e.Message, "cleared") {
+		t.Fatalf("EventIndexCleared message %q", e.Message)
+	}
+}
+
+// fillHistory pushes more than 1000 events (etcd's v2 history) under p, so
+// that every index before the call is cleared.
+func fillHistory(t *testing.T, ctx context.Context, kapi KeysAPI, p string) {
+	t.Helper()
 	var wg sync.WaitGroup
 	errs := make(chan error, 8)
 	for g := 0; g < 8; g++ {
@@ -482,10 +495,66 @@ func TestRealWatchEventIndexCleared(t *testing.T) {
 	for err := range errs {
 		t.Fatal(err)
 	}
-	_, err = kapi.Watcher(p, &WatcherOptions{AfterIndex: first.Node.ModifiedIndex - 1, Recursive: true}).Next(ctx)
-	e := wantCode(t, err, ErrorCodeEventIndexCleared)
-	if !strings.Contains(e.Message, "cleared") {
-		t.Fatalf("EventIndexCleared message %q", e.Message)
+}
+
+// TestRealWatchResyncOnCleared: with ResyncOnCleared, a watcher whose
+// history was cleared gets the current state (equal to a quorum GET made
+// afterwards) and then the first write made after the resync.
+func TestRealWatchResyncOnCleared(t *testing.T) {
+	kapi, p := sharedKeys(t)
+	ctx := testCtx(t)
+	first, err := kapi.Set(ctx, p+"/hist", "0", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fillHistory(t, ctx, kapi, p)
+
+	for _, tc := range []struct {
+		name, key string
+		recursive bool
+	}{
+		{"recursive dir", p, true},
+		{"single key", p + "/hist", false},
+		{"missing key", p + "/nothing", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := kapi.Watcher(tc.key, &WatcherOptions{AfterIndex: first.Node.ModifiedIndex - 1, Recursive: tc.recursive, ResyncOnCleared: true})
+			ev, err := w.Next(ctx)
+			var hc *HistoryClearedError
+			if ev != nil || !errors.As(err, &hc) {
+				t.Fatalf("Next = %+v, %v; want a *HistoryClearedError", ev, err)
+			}
+			wantCode(t, errors.Unwrap(err), ErrorCodeEventIndexCleared)
+			now, err := kapi.Get(ctx, tc.key, &GetOptions{Recursive: tc.recursive, Sort: true, Quorum: true})
+			if tc.key == p+"/nothing" {
+				wantCode(t, err, ErrorCodeKeyNotFound)
+				if hc.Snapshot.Node != nil || hc.Snapshot.Index < first.Node.ModifiedIndex+1000 {
+					t.Fatalf("snapshot of a missing key = %+v", hc.Snapshot)
+				}
+			} else {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !reflect.DeepEqual(hc.Snapshot.Node, now.Node) {
+					t.Fatalf("snapshot %+v differs from the current state %+v", hc.Snapshot.Node, now.Node)
+				}
+				if hc.Snapshot.Index < now.Node.ModifiedIndex {
+					t.Fatalf("snapshot index %d older than its node", hc.Snapshot.Index)
+				}
+			}
+			key := tc.key
+			if tc.recursive {
+				key += "/after"
+			}
+			set, err := kapi.Set(ctx, key, "after-"+tc.name, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ev, err = w.Next(ctx)
+			if err != nil || ev.Node.ModifiedIndex != set.Node.ModifiedIndex || ev.Node.Value != "after-"+tc.name {
+				t.Fatalf("first event after resync = %+v, %v; want the write at %d", ev, err, set.Node.ModifiedIndex)
+			}
+		})
 	}
 }
 

@@ -77,6 +77,12 @@ func (m *httpMembersAPI) List(ctx context.Context) ([]Member, error) {
 	if err := assertStatusCode(resp.StatusCode, http.StatusOK); err != nil {
 		return nil, err
 	}
+	return decodeMemberList(body)
+}
+
+// decodeMemberList decodes {"members": [...]}; a missing or null list is an
+// empty one.
+func decodeMemberList(body []byte) ([]Member, error) {
 	var list struct {
 		Members []Member `json:"members"`
 	}
@@ -87,6 +93,15 @@ func (m *httpMembersAPI) List(ctx context.Context) ([]Member, error) {
 		return []Member{}, nil
 	}
 	return list.Members, nil
+}
+
+// decodeMember decodes one member, as Add and Leader are answered.
+func decodeMember(body []byte) (*Member, error) {
+	var m Member
+	if err := json.Unmarshal(body, &m); err != nil {
+		return nil, err
+	}
+	return &m, nil
 }
 
 func (m *httpMembersAPI) Add(ctx context.Context, peerURL string) (*Member, error) {
@@ -104,11 +119,7 @@ func (m *httpMembersAPI) Add(ctx context.Context, peerURL string) (*Member, erro
 	if resp.StatusCode != http.StatusCreated {
 		return nil, decodeMembersError(body)
 	}
-	var member Member
-	if err := json.Unmarshal(body, &member); err != nil {
-		return nil, err
-	}
-	return &member, nil
+	return decodeMember(body)
 }
 
 func (m *httpMembersAPI) Update(ctx context.Context, memberID string, peerURLs []string) error {
@@ -146,11 +157,7 @@ func (m *httpMembersAPI) Leader(ctx context.Context) (*Member, error) {
 	if err := assertStatusCode(resp.StatusCode, http.StatusOK); err != nil {
 		return nil, err
 	}
-	var leader Member
-	if err := json.Unmarshal(body, &leader); err != nil {
-		return nil, err
-	}
-	return &leader, nil
+	return decodeMember(body)
 }
 
 // membersAction is one request to /v2/members[/memberID].

@@ -188,3 +188,51 @@ func TestCloseEndsEverything(t *testing.T) {
 		t.Fatalf("second Close: %v", err)
 	}
 }
+
+// TestResetMidBody: a member that resets the connection halfway through a
+// body. A read moves on to the next member; a write that got that far
+// reached the member, so its outcome is unknown, and a plain Delete is not
+// sent again.
+func TestResetMidBody(t *testing.T) {
+	checkGoroutines(t)
+	reset := newFakeMember(t, resetMidBody)
+	good := newFakeMember(t, reply(http.StatusOK, okBody))
+	ctx := context.Background()
+
+	c := newTestClient(t, Config{HeaderTimeoutPerRequest: time.Second}, reset.URL, good.URL)
+	resp, err := NewKeysAPI(c).Get(ctx, "/k", nil)
+	if err != nil || resp.Node.Value != "v" {
+		t.Fatalf("Get past a reset = %+v, %v", resp, err)
+	}
+	if c.pinned != 1 {
+		t.Fatalf("pinned = %d, want the good member", c.pinned)
+	}
+
+	alone := newTestClient(t, Config{HeaderTimeoutPerRequest: time.Second}, reset.URL)
+	_, err = NewKeysAPI(alone).Set(ctx, "/k", "v", nil)
+	if !errors.Is(err, ErrOutcomeUnknown) || !errors.Is(err, ErrClusterUnavailable) {
+		t.Fatalf("Set reset mid-body: %v, want a ClusterError with ErrOutcomeUnknown", err)
+	}
+	_, err = NewKeysAPI(alone).Get(ctx, "/k", nil)
+	if errors.Is(err, ErrOutcomeUnknown) || !errors.Is(err, ErrClusterUnavailable) {
+		t.Fatalf("Get reset mid-body alone: %v, want a ClusterError without ErrOutcomeUnknown", err)
+	}
+	t.Logf("read reset mid-body: %v", err)
+
+	before := good.requests.Load()
+	del := newTestClient(t, Config{HeaderTimeoutPerRequest: time.Second}, reset.URL, good.URL)
+	_, err = NewKeysAPI(del).Delete(ctx, "/k", nil)
+	var cerr *ClusterError
+	if !errors.As(err, &cerr) || len(cerr.Errors) != 1 || !errors.Is(err, ErrOutcomeUnknown) {
+		t.Fatalf("Delete reset mid-body: %v, want one attempt with ErrOutcomeUnknown", err)
+	}
+	if n := good.requests.Load() - before; n != 0 {
+		t.Fatalf("the Delete was sent again (%d requests to the next member)", n)
+	}
+	if del.pinned != 1 {
+		t.Fatalf("after the Delete, pinned = %d; the next call must start at the next member", del.pinned)
+	}
+	if !strings.Contains(cerr.Detail(), reset.URL) {
+		t.Fatalf("Detail() = %q does not name %s", cerr.Detail(), reset.URL)
+	}
+}

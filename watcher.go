@@ -2,6 +2,8 @@ package client
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -42,7 +44,47 @@ type WatcherOptions struct {
 	// to false (default), events will be limited to those that
 	// occur for the exact key.
 	Recursive bool
+
+	// ResyncOnCleared makes the Watcher recover when the server no longer
+	// holds the events it asks for (etcd keeps the last 1000): instead of
+	// failing with Error{Code: ErrorCodeEventIndexCleared} on every call,
+	// Next reads the watched key afresh (a quorum, sorted GET, recursive
+	// if the Watcher is) and returns a *HistoryClearedError holding that
+	// state. The following Next continues with the events after the GET
+	// (from its X-Etcd-Index + 1, as etcd's API documentation says), so
+	// the snapshot plus the events that follow it describe the key
+	// exactly; the events in between are lost and the caller must treat
+	// the snapshot as a replacement of what it knew.
+	//
+	// Without it (the default, upstream's behaviour) Next returns the
+	// Error and the Watcher keeps asking for the same index.
+	ResyncOnCleared bool
 }
+
+// HistoryClearedError is returned by Watcher.Next, for a Watcher made with
+// ResyncOnCleared, when the events after the Watcher's index had been
+// dropped from etcd's history. Snapshot is the watched key's state read
+// afterwards; the next call to Next delivers the events after
+// Snapshot.Index. It unwraps to the server's Error (code 401,
+// ErrorCodeEventIndexCleared), so errors.As(err, &client.Error{}) sees it.
+type HistoryClearedError struct {
+	// Snapshot is the answer of a quorum GET of the watched key (recursive
+	// and sorted for a recursive Watcher). Its Index is the etcd index
+	// of the read. If the key does not exist, Snapshot.Node is nil and
+	// Index is the index of the "key not found" answer.
+	Snapshot *Response
+
+	// Cleared is the server's answer to the watch: errorCode 401.
+	Cleared Error
+}
+
+// Error describes the lost history and where the Watcher resumes.
+func (e *HistoryClearedError) Error() string {
+	return fmt.Sprintf("client: watch history cleared, resynced at index %d: %v", e.Snapshot.Index, e.Cleared)
+}
+
+// Unwrap returns the server's EventIndexCleared Error.
+func (e *HistoryClearedError) Unwrap() error { return e.Cleared }
 
 func (k *httpKeysAPI) Watcher(key string, opts *WatcherOptions) Watcher {
 	act := waitAction{Prefix: k.prefix, Key: key}
@@ -52,13 +94,18 @@ func (k *httpKeysAPI) Watcher(key string, opts *WatcherOptions) Watcher {
 			act.WaitIndex = opts.AfterIndex + 1
 		}
 	}
-	return &httpWatcher{client: k.client, nextWait: act}
+	w := &httpWatcher{client: k.client, nextWait: act}
+	if opts != nil {
+		w.resync = opts.ResyncOnCleared
+	}
+	return w
 }
 
 // httpWatcher asks for one event per request, each time from the index after
 // the last event it delivered.
 type httpWatcher struct {
 	client httpClient
+	resync bool // ResyncOnCleared
 
 	// mu makes concurrent Next calls safe; they are served one at a time.
 	mu       sync.Mutex
@@ -95,6 +142,10 @@ func (w *httpWatcher) Next(ctx context.Context) (*Response, error) {
 			backoff = min(max(2*backoff, emptyBodyBackoffMin), emptyBodyBackoffMax)
 			continue
 		}
+		var cleared Error
+		if err != nil && w.resync && errors.As(err, &cleared) && cleared.Code == ErrorCodeEventIndexCleared {
+			return nil, w.resynchronize(ctx, cleared)
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -104,6 +155,29 @@ func (w *httpWatcher) Next(ctx context.Context) (*Response, error) {
 		w.nextWait.WaitIndex = resp.Node.ModifiedIndex + 1
 		return resp, nil
 	}
+}
+
+// resynchronize reads the watched key and moves the watcher to the index
+// after that read. If the read fails, the watcher is unchanged, so the next
+// Next meets the cleared history again and retries.
+func (w *httpWatcher) resynchronize(ctx context.Context, cleared Error) error {
+	get := &getAction{Prefix: w.nextWait.Prefix, Key: w.nextWait.Key,
+		GetOptions: GetOptions{Recursive: w.nextWait.Recursive, Sort: true, Quorum: true}}
+	httpResp, body, err := w.client.Do(ctx, get)
+	if err != nil {
+		return err
+	}
+	snap, err := unmarshalHTTPResponse(httpResp.StatusCode, httpResp.Header, body)
+	var e Error
+	switch {
+	case err == nil:
+	case errors.As(err, &e) && e.Code == ErrorCodeKeyNotFound:
+		snap = &Response{Index: e.Index, ClusterID: headerValue(httpResp.Header, "X-Etcd-Cluster-Id")}
+	default:
+		return err
+	}
+	w.nextWait.WaitIndex = snap.Index + 1
+	return &HistoryClearedError{Snapshot: snap, Cleared: cleared}
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) error {
