@@ -32,14 +32,19 @@ const (
 	// compare-and-swap or delete by index: a second application is
 	// refused by the server).
 	retryAlways retryPolicy = iota
-	// retryIfUnsent: a write that could apply twice (a plain or
-	// value-conditioned set or delete, an update, an in-order create)
-	// moves on only when its request provably never reached a member. A
+	// retryIfUnsent: a write that could apply twice and that upstream
+	// never resent (a plain or value-conditioned delete) moves on only
+	// when its request provably never reached a member.
+	retryIfUnsent
+	// resendUnlessStrict: a write that could apply twice but that upstream
+	// resends to the next member (a plain or value-conditioned set, an
+	// update, an in-order create). Callers rely on that failover, so it
+	// stays the default; Config.OneShotWrites makes these retryIfUnsent. A
 	// request that reached a member may be applied long after the client
 	// gave up on it: a SIGSTOPed member reads it from its socket when it
-	// resumes (TestFaultPausePinnedMember), so a copy sent elsewhere could
+	// resumes (TestFaultPausePinnedMember), so a copy sent elsewhere may
 	// apply twice, the late one undoing later writes.
-	retryIfUnsent
+	resendUnlessStrict
 )
 
 type retryPolicyAction interface {

@@ -81,6 +81,20 @@ type Config struct {
 	// behaviour: such a watch waits forever).
 	WatchProbeInterval time.Duration
 
+	// OneShotWrites, when true, sends a write that could apply twice (a
+	// plain or value-conditioned Set, an Update, a CreateInOrder) to one
+	// member only, once its request may have reached that member: it then
+	// fails with an error for which errors.Is(err, ErrOutcomeUnknown)
+	// holds, and the next call starts at the next member. Such a request
+	// can be applied late (a stopped member applies what it read from its
+	// socket when it resumes), so a copy resent elsewhere may apply twice
+	// and the late copy may undo a newer write. False, the default, resends
+	// these writes to the next member as upstream does, for availability.
+	// Creates, compare-and-swaps by index and deletes by index, which the
+	// server refuses to apply twice, always move on; plain deletes never
+	// do once they may have reached a member.
+	OneShotWrites bool
+
 	// MaxResponseBytes bounds the size of a response body the client reads
 	// into memory; a larger answer fails with ErrResponseTooLarge on that
 	// endpoint. Zero means 1 GiB.
@@ -179,6 +193,7 @@ type httpClusterClient struct {
 	checkRedirect CheckRedirectFunc
 	credentials   *credentials
 	selectionMode EndpointSelectionMode
+	oneShotWrites bool
 
 	// ctx ends when the client is closed; it bounds the liveness probes.
 	ctx          context.Context
@@ -212,6 +227,7 @@ func New(cfg Config) (Client, error) {
 	c := &httpClusterClient{
 		checkRedirect: cfg.checkRedirect(),
 		selectionMode: cfg.SelectionMode,
+		oneShotWrites: cfg.OneShotWrites,
 		rand:          rand.New(rand.NewSource(time.Now().UnixNano())),
 		ctx:           ctx,
 		cancel:        cancel,
@@ -267,6 +283,12 @@ func (c *httpClusterClient) do(ctx context.Context, act httpAction, stream bool)
 		return nil, nil, ErrClientClosed
 	}
 	policy := retryPolicyOf(act)
+	if policy == resendUnlessStrict {
+		policy = retryAlways
+		if c.oneShotWrites {
+			policy = retryIfUnsent
+		}
+	}
 	if c.credentials != nil {
 		act = &authedAction{act: act, credentials: *c.credentials}
 	}

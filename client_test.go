@@ -271,7 +271,11 @@ func TestWritesThatCannotApplyTwiceFailOver(t *testing.T) {
 // PrevNoExist, an update and an in-order create would apply again if sent to
 // a second member after the first got them; they stop with ErrOutcomeUnknown,
 // and move on only when the first attempt was refused at connect.
-func TestWritesThatCouldApplyTwiceAreNotResent(t *testing.T) {
+// TestWritesThatCouldApplyTwice: by default a plain set, a set by value, an
+// update and an in-order create move on to the next member as upstream's
+// do; with Config.OneShotWrites they are not resent once they may have
+// reached a member, and report an unknown outcome instead.
+func TestWritesThatCouldApplyTwice(t *testing.T) {
 	calls := []struct {
 		name string
 		call func(KeysAPI) error
@@ -285,10 +289,21 @@ func TestWritesThatCouldApplyTwiceAreNotResent(t *testing.T) {
 		{"create in order", func(k KeysAPI) error { _, err := k.CreateInOrder(context.Background(), "/q", "v", nil); return err }},
 	}
 	for _, c := range calls {
-		t.Run(c.name, func(t *testing.T) {
+		t.Run(c.name+"/default resends", func(t *testing.T) {
 			first := newFakeMember(t, closeConnection)
 			second := newFakeMember(t, reply(http.StatusCreated, okBody))
 			cl := newTestClient(t, Config{}, first.URL, second.URL)
+			if err := c.call(NewKeysAPI(cl)); err != nil {
+				t.Fatalf("not resent to the next member: %v", err)
+			}
+			if second.requests.Load() != 1 {
+				t.Fatalf("second member got %d requests, want 1", second.requests.Load())
+			}
+		})
+		t.Run(c.name+"/one-shot", func(t *testing.T) {
+			first := newFakeMember(t, closeConnection)
+			second := newFakeMember(t, reply(http.StatusCreated, okBody))
+			cl := newTestClient(t, Config{OneShotWrites: true}, first.URL, second.URL)
 			err := c.call(NewKeysAPI(cl))
 			var cerr *ClusterError
 			if !errors.As(err, &cerr) || len(cerr.Errors) != 1 || !errors.Is(err, ErrOutcomeUnknown) {
@@ -301,7 +316,7 @@ func TestWritesThatCouldApplyTwiceAreNotResent(t *testing.T) {
 				t.Fatalf("the next call did not start at the next member: %v", err)
 			}
 
-			refused := newTestClient(t, Config{}, refusedURL(t), second.URL)
+			refused := newTestClient(t, Config{OneShotWrites: true}, refusedURL(t), second.URL)
 			if err := c.call(NewKeysAPI(refused)); err != nil {
 				t.Fatalf("a write refused at connect did not move on: %v", err)
 			}

@@ -390,10 +390,11 @@ func TestFaultPausePinnedMember(t *testing.T) {
 				t.Fatalf("create through the client pinned to the stopped member: %v", err)
 			}
 			failover := time.Since(t0)
-			// A plain set through another client pinned to it does not:
-			// it may still be applied there, so it fails as unknown, and
-			// the next call starts at the next member.
-			skapi := NewKeysAPI(faultClient(t, order...))
+			// With OneShotWrites, a plain set through another client
+			// pinned to it does not: it may still be applied there, so it
+			// fails as unknown, and the next call starts at the next
+			// member. (By default it is resent, as upstream does.)
+			skapi := NewKeysAPI(newTestClient(t, Config{HeaderTimeoutPerRequest: faultHeaderTimeout, WatchProbeInterval: faultProbeInterval, OneShotWrites: true}, memberURLs(order)...))
 			t0 = time.Now()
 			_, errOnce := skapi.Set(ctx, "/pause/set-once", "3", nil)
 			setFailed := time.Since(t0)

@@ -364,12 +364,12 @@ type setAction struct {
 }
 
 // A create or a compare-and-swap by index cannot apply twice; any other set
-// could, later, overwrite a newer value, so it is retried only when unsent.
+// could, later, overwrite a newer value.
 func (a *setAction) retryPolicy() retryPolicy {
 	if a.PrevExist == PrevNoExist || a.PrevIndex != 0 {
 		return retryAlways
 	}
-	return retryIfUnsent
+	return resendUnlessStrict
 }
 
 func (a *setAction) HTTPRequest(ep url.URL) *http.Request {
@@ -448,7 +448,7 @@ type createInOrderAction struct {
 }
 
 // Each application of an in-order create makes a new key.
-func (a *createInOrderAction) retryPolicy() retryPolicy { return retryIfUnsent }
+func (a *createInOrderAction) retryPolicy() retryPolicy { return resendUnlessStrict }
 
 func (a *createInOrderAction) HTTPRequest(ep url.URL) *http.Request {
 	u := v2KeysURL(ep, a.Prefix, a.Dir)

@@ -96,16 +96,16 @@ func TestRetryPolicies(t *testing.T) {
 		act  httpAction
 		want retryPolicy
 	}{
-		{&setAction{}, retryIfUnsent},
-		{&setAction{SetOptions: SetOptions{PrevValue: "v"}}, retryIfUnsent},
-		{&setAction{SetOptions: SetOptions{PrevExist: PrevExist}}, retryIfUnsent},
+		{&setAction{}, resendUnlessStrict},
+		{&setAction{SetOptions: SetOptions{PrevValue: "v"}}, resendUnlessStrict},
+		{&setAction{SetOptions: SetOptions{PrevExist: PrevExist}}, resendUnlessStrict},
 		{&setAction{SetOptions: SetOptions{PrevExist: PrevNoExist}}, retryAlways},
 		{&setAction{SetOptions: SetOptions{PrevIndex: 3}}, retryAlways},
 		{&deleteAction{}, retryIfUnsent},
 		{&deleteAction{DeleteOptions: DeleteOptions{PrevValue: "v"}}, retryIfUnsent},
 		{&deleteAction{DeleteOptions: DeleteOptions{PrevIndex: 3}}, retryAlways},
 		{&getAction{}, retryAlways},
-		{&createInOrderAction{}, retryIfUnsent},
+		{&createInOrderAction{}, resendUnlessStrict},
 		{&waitAction{}, retryAlways},
 	}
 	for _, tt := range tests {
