@@ -60,6 +60,8 @@ type WatcherOptions struct {
 	// watcher lets the stream go and catches up later from its history).
 	//
 	// Stream is an extension of this package; upstream has no such option.
+	// It takes effect with a Client made by New (any other Client gets the
+	// default Watcher).
 	Stream bool
 }
 
