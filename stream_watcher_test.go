@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"slices"
 	"sync"
 	"testing"
@@ -479,5 +480,81 @@ func TestStreamWatcherClose(t *testing.T) {
 	}
 	if _, err := sw2.Next(context.Background()); err != ErrClientClosed {
 		t.Fatalf("Next after client Close = %v", err)
+	}
+}
+
+// TestStreamWatcherResumeScript drives the watcher through a scripted
+// member: a stream that ends after two events (as etcd ends a stream whose
+// reader is too slow), catch-up across the gap, a catch-up answer beyond
+// the new stream's start, and a lagging stream that repeats an event.
+func TestStreamWatcherResumeScript(t *testing.T) {
+	checkGoroutines(t)
+	event := func(i int) string {
+		return fmt.Sprintf(`{"action":"set","node":{"key":"/d/k%d","value":"v","modifiedIndex":%d,"createdIndex":%d}}`+"\n", i, i, i)
+	}
+	var mu sync.Mutex
+	streams := 0
+	var watches []string
+	f := newFakeMember(t, nil)
+	f.setHandler(func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		w.Header().Set("Content-Type", "application/json")
+		if q.Get("stream") == "true" {
+			mu.Lock()
+			streams++
+			n := streams
+			mu.Unlock()
+			switch n {
+			case 1: // from 10: events 11 and 12, then the end
+				w.Header().Set("X-Etcd-Index", "10")
+				w.WriteHeader(http.StatusOK)
+				io.WriteString(w, event(11)+event(12))
+			case 2: // from 15: event 16 follows
+				w.Header().Set("X-Etcd-Index", "15")
+				w.WriteHeader(http.StatusOK)
+				w.(http.Flusher).Flush()
+				time.Sleep(50 * time.Millisecond)
+				io.WriteString(w, event(16))
+			case 3: // a lagging member, from 14: 16 again, then 17
+				w.Header().Set("X-Etcd-Index", "14")
+				w.WriteHeader(http.StatusOK)
+				io.WriteString(w, event(16)+event(17))
+				w.(http.Flusher).Flush()
+				<-r.Context().Done()
+			}
+			return
+		}
+		mu.Lock()
+		watches = append(watches, q.Get("waitIndex"))
+		mu.Unlock()
+		w.Header().Set("X-Etcd-Index", "15")
+		w.WriteHeader(http.StatusOK)
+		switch q.Get("waitIndex") {
+		case "13", "14":
+			io.WriteString(w, event(14))
+		case "15":
+			io.WriteString(w, event(16)) // nothing in [15, 15]
+		}
+	})
+	c := newTestClient(t, Config{}, f.URL)
+	sw := NewKeysAPI(c).Watcher("/d", &WatcherOptions{Recursive: true, Stream: true})
+	defer closeWatcher(t, sw)
+	var got []uint64
+	for len(got) < 5 {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		resp, err := sw.Next(ctx)
+		cancel()
+		if err != nil {
+			t.Fatalf("after %v: %v", got, err)
+		}
+		got = append(got, resp.Node.ModifiedIndex)
+	}
+	if want := []uint64{11, 12, 14, 16, 17}; !slices.Equal(got, want) {
+		t.Fatalf("events %v, want %v", got, want)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if want := []string{"13", "15"}; !slices.Equal(watches, want) {
+		t.Fatalf("catch-up watches from %v, want %v", watches, want)
 	}
 }
