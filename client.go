@@ -419,6 +419,19 @@ func (c *httpClusterClient) movePin(eps []url.URL, k int) {
 	c.mu.Unlock()
 }
 
+// unpin moves the pin to the next endpoint if u's endpoint is pinned: a
+// streamed answer from it failed after doStream returned, which Do would
+// have counted as that endpoint's failure.
+func (c *httpClusterClient) unpin(u *url.URL) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if n := len(c.endpoints); n > 1 {
+		if ep := &c.endpoints[c.pinned]; ep.Scheme == u.Scheme && ep.Host == u.Host {
+			c.pinned = (c.pinned + 1) % n
+		}
+	}
+}
+
 func sameEndpointSet(a, b []url.URL) bool {
 	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
 }

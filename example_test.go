@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log"
 	"time"
 
@@ -163,4 +164,43 @@ func ExampleNew_badEndpoint() {
 	fmt.Println(err)
 	// Output:
 	// client: invalid endpoint "127.0.0.1:2379": missing scheme (want http:// or https://)
+}
+
+func ExampleKeysAPI_Watcher_stream() {
+	c, err := client.New(client.Config{Endpoints: []string{endpoint()}})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.(io.Closer).Close()
+	kapi := client.NewKeysAPI(c)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	dir := prefix("stream")
+
+	resp, err := kapi.Set(ctx, dir+"/config", "v1", nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	// One long-lived request carries every event; changes made before the
+	// first Next (after AfterIndex) are read from the server's history.
+	w := kapi.Watcher(dir, &client.WatcherOptions{AfterIndex: resp.Index, Recursive: true, Stream: true})
+	defer w.(io.Closer).Close() // ends the stream and its goroutines
+
+	kapi.Set(ctx, dir+"/config", "v2", nil)
+	for i := 3; i <= 5; i++ {
+		kapi.Set(ctx, dir+"/config", fmt.Sprintf("v%d", i), nil)
+	}
+
+	for i := 0; i < 4; i++ {
+		ev, err := w.Next(ctx)
+		if err != nil {
+			log.Fatal(err)
+		}
+		fmt.Println(ev.Action, ev.Node.Value)
+	}
+	// Output:
+	// set v2
+	// set v3
+	// set v4
+	// set v5
 }

@@ -59,6 +59,27 @@ type WatcherOptions struct {
 	// Without it (the default, upstream's behaviour) Next returns the
 	// Error and the Watcher keeps asking for the same index.
 	ResyncOnCleared bool
+
+	// Stream makes the Watcher receive events over one long-lived request
+	// (a v2 stream=true watch) instead of one request per event, so that it
+	// keeps up with bursts of writes that would make a per-request watcher
+	// fall more than the server's 1000 events of history behind and fail
+	// with ErrorCodeEventIndexCleared. Events come in index order with no
+	// gap and no duplicate, also across a member's failure: the watcher
+	// catches up on missed history with ordinary watches and resumes.
+	//
+	// A streaming Watcher runs goroutines and holds a request open from
+	// its first Next until it is closed: call its Close method, reached
+	// with w.(io.Closer).Close(), or close the Client. After a Next error
+	// the next call resumes after the last delivered event. A context
+	// ending a Next returns the context's error and loses nothing: events
+	// that arrive meanwhile are kept (up to a bounded queue; beyond it the
+	// watcher lets the stream go and catches up later from its history).
+	//
+	// Stream is an extension of this package; upstream has no such option.
+	// It takes effect with a Client made by New (any other Client gets the
+	// default Watcher).
+	Stream bool
 }
 
 // HistoryClearedError is returned by Watcher.Next, for a Watcher made with
@@ -93,6 +114,9 @@ func (k *httpKeysAPI) Watcher(key string, opts *WatcherOptions) Watcher {
 		if opts.AfterIndex > 0 {
 			act.WaitIndex = opts.AfterIndex + 1
 		}
+		if hc, ok := k.client.(*httpClusterClient); ok && opts.Stream {
+			return newStreamWatcher(hc, act)
+		}
 	}
 	w := &httpWatcher{client: k.client, nextWait: act}
 	if opts != nil {
@@ -123,10 +147,26 @@ func (w *httpWatcher) Next(ctx context.Context) (*Response, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 
+	resp, err := watchOnce(ctx, w.client, w.nextWait)
+	var cleared Error
+	if err != nil && w.resync && errors.As(err, &cleared) && cleared.Code == ErrorCodeEventIndexCleared {
+		return nil, w.resynchronize(ctx, cleared)
+	}
+	if err != nil {
+		return nil, err
+	}
+	w.nextWait.WaitIndex = resp.Node.ModifiedIndex + 1
+	return resp, nil
+}
+
+// watchOnce sends one ordinary watch and returns its event, which always
+// has a Node. A watch the server ends with an empty body is asked again
+// from the same index, after a growing pause.
+func watchOnce(ctx context.Context, client httpClient, act waitAction) (*Response, error) {
 	backoff := time.Duration(0)
 	for {
-		act := w.nextWait
-		httpResp, body, err := w.client.Do(ctx, &act)
+		a := act
+		httpResp, body, err := client.Do(ctx, &a)
 		if err != nil {
 			return nil, err
 		}
@@ -139,12 +179,8 @@ func (w *httpWatcher) Next(ctx context.Context) (*Response, error) {
 					return nil, err
 				}
 			}
-			backoff = min(max(2*backoff, emptyBodyBackoffMin), emptyBodyBackoffMax)
+			backoff = nextBackoff(backoff)
 			continue
-		}
-		var cleared Error
-		if err != nil && w.resync && errors.As(err, &cleared) && cleared.Code == ErrorCodeEventIndexCleared {
-			return nil, w.resynchronize(ctx, cleared)
 		}
 		if err != nil {
 			return nil, err
@@ -152,7 +188,6 @@ func (w *httpWatcher) Next(ctx context.Context) (*Response, error) {
 		if resp.Node == nil {
 			return nil, ErrInvalidJSON
 		}
-		w.nextWait.WaitIndex = resp.Node.ModifiedIndex + 1
 		return resp, nil
 	}
 }
@@ -180,6 +215,10 @@ func (w *httpWatcher) resynchronize(ctx context.Context, cleared Error) error {
 	return &HistoryClearedError{Snapshot: snap, Cleared: cleared}
 }
 
+func nextBackoff(d time.Duration) time.Duration {
+	return min(max(2*d, emptyBodyBackoffMin), emptyBodyBackoffMax)
+}
+
 func sleepCtx(ctx context.Context, d time.Duration) error {
 	t := time.NewTimer(d)
 	defer t.Stop()
@@ -191,17 +230,23 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 	}
 }
 
+// waitAction is a watch: one event from WaitIndex on (0: from now), or with
+// Stream every event from now on, one JSON object per line.
 type waitAction struct {
 	Prefix    string
 	Key       string
 	WaitIndex uint64
 	Recursive bool
+	Stream    bool
 }
 
 func (w *waitAction) HTTPRequest(ep url.URL) *http.Request {
 	u := v2KeysURL(ep, w.Prefix, w.Key)
 	var q query
 	q.add("recursive", formatBool(w.Recursive))
+	if w.Stream {
+		q.add("stream", "true")
+	}
 	q.add("wait", "true")
 	q.add("waitIndex", strconv.FormatUint(w.WaitIndex, 10))
 	withQuery(u, q.String())
