@@ -350,7 +350,6 @@ type setAction struct {
 	SetOptions
 }
 
-
 func (a *setAction) HTTPRequest(ep url.URL) *http.Request {
 	u := v2KeysURL(ep, a.Prefix, a.Key)
 
