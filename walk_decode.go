@@ -20,6 +20,7 @@ package client
 // slab and string block alive, nothing else does.
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"time"
@@ -209,32 +210,27 @@ func (s *streamDecoder) lit(lit string) error {
 
 // wholeString makes the string at pos (its opening quote) whole in the
 // window and returns the index just past its closing quote, or -1 if the
-// body ends first. esc reports escapes or control characters, high bytes
-// of 0x80 and above.
-func (s *streamDecoder) wholeString() (end int, esc, high bool, err error) {
+// body ends first. A quote ends the string when an even number of
+// backslashes precedes it; the lexer checks the rest.
+func (s *streamDecoder) wholeString() (end int, err error) {
 	i := s.pos + 1
 	for {
-		for i < len(s.buf) {
-			c := s.buf[i]
-			switch {
-			case plainByte[c]:
-				i++
-			case c == '"':
-				return i + 1, esc, high, nil
-			case c == '\\':
-				esc = true
-				i += 2 // the escaped byte, whatever it is, cannot end the string
-			case c < 0x20:
-				esc = true
-				i++
-			default:
-				high = true
-				i++
+		if k := bytes.IndexByte(s.buf[i:], '"'); k >= 0 {
+			q := i + k
+			b := q
+			for b > s.pos+1 && s.buf[b-1] == '\\' {
+				b--
 			}
+			if (q-b)%2 == 0 {
+				return q + 1, nil
+			}
+			i = q + 1
+			continue
 		}
+		i = len(s.buf)
 		shift, err := s.more()
 		if err != nil {
-			return -1, esc, high, endOK(err)
+			return -1, endOK(err)
 		}
 		i -= shift
 	}
@@ -296,32 +292,39 @@ func (s *streamDecoder) reserve(n int) {
 // str consumes the string at pos and returns a copy of its value in the
 // string block.
 func (s *streamDecoder) str() (string, error) {
-	end, esc, high, err := s.wholeString()
+	start := s.pos + 1
+	if j := plainRun(s.buf, start); j < len(s.buf) && s.buf[j] == '"' {
+		// The common case, in one pass: plain ASCII, whole in the window.
+		s.pos = j + 1
+		return s.copyString(s.buf[start:j]), nil
+	}
+	end, err := s.wholeString()
 	if err != nil {
 		return "", err
 	}
-	if end >= 0 && !esc {
-		raw := s.buf[s.pos+1 : end-1]
-		if !high || utf8.Valid(raw) {
-			s.pos = end
-			if len(raw) == 0 {
-				return "", nil
-			}
-			s.reserve(len(raw))
-			from := len(s.sblock)
-			s.sblock = append(s.sblock, raw...)
-			return unsafe.String(&s.sblock[from], len(raw)), nil
-		}
-	}
-	// Escapes or invalid UTF-8: unescape into the block. The value is at
-	// most as long as its escaped form, except for invalid bytes (1 byte
-	// becomes 3); then append moves to a new array, leaving the block's
-	// earlier strings untouched.
+	start = s.pos + 1
+	plain := 0 // length of the leading run of plain ASCII
 	if end >= 0 {
-		s.reserve(end - s.pos + 16)
+		raw := s.buf[start : end-1]
+		plain = plainRun(raw, 0)
+		k := plain
+		for k < len(raw) && (plainByte[raw[k]] || raw[k] >= utf8.RuneSelf) {
+			k++
+		}
+		if k == len(raw) && (plain == k || utf8.Valid(raw[plain:])) {
+			// No escapes, valid UTF-8: the value is the raw bytes.
+			s.pos = end
+			return s.copyString(raw), nil
+		}
+		// The value is at most as long as its escaped form, except for
+		// invalid UTF-8 (1 byte becomes 3); then append moves to a new
+		// array, leaving the block's earlier strings untouched.
+		s.reserve(len(raw) + 16)
 	}
+	// Escapes or invalid UTF-8: copy the plain prefix, unescape the rest.
 	from := len(s.sblock)
-	s.sblock, err = s.appendUnescaped(s.sblock, s.pos+1)
+	s.sblock = append(s.sblock, s.buf[start:start+plain]...)
+	s.sblock, err = s.appendUnescaped(s.sblock, start+plain)
 	if err != nil {
 		return "", err
 	}
@@ -332,9 +335,25 @@ func (s *streamDecoder) str() (string, error) {
 	return unsafe.String(&v[0], len(v)), nil
 }
 
+// copyString returns a copy of raw in the string block.
+func (s *streamDecoder) copyString(raw []byte) string {
+	if len(raw) == 0 {
+		return ""
+	}
+	s.reserve(len(raw))
+	from := len(s.sblock)
+	s.sblock = append(s.sblock, raw...)
+	return unsafe.String(&s.sblock[from], len(raw))
+}
+
 // fieldName consumes the object key at pos and returns its field.
 func (s *streamDecoder) fieldName() (int, error) {
-	if _, _, _, err := s.wholeString(); err != nil {
+	start := s.pos + 1
+	if j := plainRun(s.buf, start); j < len(s.buf) && s.buf[j] == '"' {
+		s.pos = j + 1
+		return fieldOf(s.buf[start:j]), nil
+	}
+	if _, err := s.wholeString(); err != nil {
 		return 0, err
 	}
 	return s.decoder.fieldName()
@@ -392,7 +411,7 @@ func (s *streamDecoder) intField(p *int64) error {
 func (s *streamDecoder) timeField(p **time.Time) error {
 	switch s.buf[s.pos] {
 	case '"':
-		if _, _, _, err := s.wholeString(); err != nil {
+		if _, err := s.wholeString(); err != nil {
 			return err
 		}
 		start := s.pos
@@ -612,7 +631,7 @@ func (s *streamDecoder) skipValue() error {
 	case c == '[':
 		return s.array(s.skipValue)
 	case c == '"':
-		if _, _, _, err := s.wholeString(); err != nil {
+		if _, err := s.wholeString(); err != nil {
 			return err
 		}
 		return s.skipString()
