@@ -24,7 +24,6 @@ import (
 	"fmt"
 	"io"
 	"time"
-	"unicode/utf8"
 	"unsafe"
 )
 
@@ -293,26 +292,21 @@ func (s *streamDecoder) reserve(n int) {
 // string block.
 func (s *streamDecoder) str() (string, error) {
 	start := s.pos + 1
-	if j := plainRun(s.buf, start); j < len(s.buf) && s.buf[j] == '"' {
+	j := plainRun(s.buf, start)
+	if j < len(s.buf) && s.buf[j] == '"' {
 		// The common case, in one pass: plain ASCII, whole in the window.
 		s.pos = j + 1
 		return s.copyString(s.buf[start:j]), nil
 	}
+	plain := j - start // the string starts with this many plain bytes
 	end, err := s.wholeString()
 	if err != nil {
 		return "", err
 	}
 	start = s.pos + 1
-	plain := 0 // length of the leading run of plain ASCII
 	if end >= 0 {
 		raw := s.buf[start : end-1]
-		plain = plainRun(raw, 0)
-		k := plain
-		for k < len(raw) && (plainByte[raw[k]] || raw[k] >= utf8.RuneSelf) {
-			k++
-		}
-		if k == len(raw) && (plain == k || utf8.Valid(raw[plain:])) {
-			// No escapes, valid UTF-8: the value is the raw bytes.
+		if plain = plainRun(raw, plain); plain == len(raw) {
 			s.pos = end
 			return s.copyString(raw), nil
 		}
@@ -321,7 +315,7 @@ func (s *streamDecoder) str() (string, error) {
 		// array, leaving the block's earlier strings untouched.
 		s.reserve(len(raw) + 16)
 	}
-	// Escapes or invalid UTF-8: copy the plain prefix, unescape the rest.
+	// Escapes or UTF-8: copy the plain prefix, unescape the rest.
 	from := len(s.sblock)
 	s.sblock = append(s.sblock, s.buf[start:start+plain]...)
 	s.sblock, err = s.appendUnescaped(s.sblock, start+plain)
