@@ -81,7 +81,8 @@ func (g *gen) nextIndex() uint64 {
 func (g *gen) dir(parent string, depth int) {
 	key := parent + "/dir" + strconv.Itoa(g.rng.IntN(1e6))
 	created := g.nextIndex()
-	g.out = appendString(append(g.out[:0], `{"key":`...), key)
+	g.path = append(g.path[:0], key...)
+	g.out = appendString(append(g.out[:0], `{"key":`...), g.path)
 	g.out = append(g.out, `,"dir":true,"nodes":[`...)
 	g.bytes(g.out)
 	entries := 2 + g.rng.IntN(39)
@@ -189,7 +190,7 @@ const hex = "0123456789abcdef"
 
 // appendString appends s as a JSON string the way encoding/json encodes it
 // (HTML characters, control characters, U+2028 and U+2029 escaped).
-func appendString[S string | []byte](dst []byte, s S) []byte {
+func appendString(dst []byte, s []byte) []byte {
 	dst = append(dst, '"')
 	for i := 0; i < len(s); {
 		c := s[i]
@@ -211,7 +212,7 @@ func appendString[S string | []byte](dst []byte, s S) []byte {
 			i++
 			continue
 		}
-		r, size := utf8.DecodeRuneInString(string(s[i:]))
+		r, size := utf8.DecodeRune(s[i:])
 		if r == '\u2028' || r == '\u2029' {
 			dst = append(dst, '\\', 'u', '2', '0', '2', hex[r&0xf])
 		} else {
