@@ -6,6 +6,7 @@ package client
 // including the replacement of invalid UTF-8 and lone surrogates by U+FFFD.
 
 import (
+	"encoding/binary"
 	"unicode/utf16"
 	"unicode/utf8"
 	"unsafe"
@@ -19,6 +20,27 @@ var plainByte = func() (t [256]bool) {
 	}
 	return t
 }()
+
+// plainRun returns the index of the first byte of b at or after i that is
+// not plain (see plainByte), or len(b). It tests eight bytes at a time: a
+// word holds only plain bytes when none has its high bit set, none is below
+// 0x20, and none equals '"' or '\\' (the classic "has a zero byte" tests).
+func plainRun(b []byte, i int) int {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	for i+8 <= len(b) {
+		w := binary.LittleEndian.Uint64(b[i:])
+		q := w ^ (ones * '"')
+		bs := w ^ (ones * '\\')
+		if (w|(w-ones*0x20)&^w|(q-ones)&^q|(bs-ones)&^bs)&highs != 0 {
+			break
+		}
+		i += 8
+	}
+	for i < len(b) && plainByte[b[i]] {
+		i++
+	}
+	return i
+}
 
 // skipSpace advances past JSON whitespace.
 func (d *decoder) skipSpace() {
@@ -301,11 +323,11 @@ func (d *decoder) str() (string, error) {
 	start := d.pos + 1
 	i := start
 	for i < len(d.buf) {
-		c := d.buf[i]
-		if plainByte[c] {
-			i++
-			continue
+		i = plainRun(d.buf, i)
+		if i >= len(d.buf) {
+			break
 		}
+		c := d.buf[i]
 		if c == '"' {
 			d.pos = i + 1
 			if i == start {
@@ -349,11 +371,24 @@ func (d *decoder) appendUnescaped(dst []byte, i int) ([]byte, error) {
 	for i < len(d.buf) {
 		c := d.buf[i]
 		switch {
-		case plainByte[c]:
-			// Copy the run of plain bytes at once.
-			j := i + 1
-			for j < len(d.buf) && plainByte[d.buf[j]] {
-				j++
+		case plainByte[c] || c >= utf8.RuneSelf:
+			// Copy the run of plain bytes and valid UTF-8 at once.
+			j := i
+			for {
+				j = plainRun(d.buf, j)
+				if j >= len(d.buf) || d.buf[j] < utf8.RuneSelf {
+					break
+				}
+				r, size := utf8.DecodeRune(d.buf[j:])
+				if r == utf8.RuneError && size == 1 {
+					break
+				}
+				j += size
+			}
+			if j == i { // an invalid byte
+				dst = utf8.AppendRune(dst, utf8.RuneError)
+				i++
+				continue
 			}
 			dst = append(dst, d.buf[i:j]...)
 			i = j
@@ -410,14 +445,6 @@ func (d *decoder) appendUnescaped(dst []byte, i int) ([]byte, error) {
 		case c < 0x20:
 			d.pos = i
 			return dst, d.errSyntax("in string literal")
-		default: // c >= 0x80
-			r, size := utf8.DecodeRune(d.buf[i:])
-			if r == utf8.RuneError && size == 1 {
-				dst = utf8.AppendRune(dst, utf8.RuneError)
-			} else {
-				dst = append(dst, d.buf[i:i+size]...)
-			}
-			i += size
 		}
 	}
 	d.pos = len(d.buf)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"strings"
 	"time"
 
 	"github.com/v2keys/client"
@@ -203,4 +204,96 @@ func ExampleKeysAPI_Watcher_stream() {
 	// set v3
 	// set v4
 	// set v5
+}
+
+func ExampleWalk() {
+	c, err := client.New(client.Config{
+		Endpoints:               []string{endpoint()},
+		HeaderTimeoutPerRequest: 2 * time.Second,
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	kapi := client.NewKeysAPI(c)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	p := prefix("walk")
+	for _, kv := range [][2]string{
+		{"/app/name", "demo"},
+		{"/app/db/host", "10.0.0.1"},
+		{"/app/db/port", "5432"},
+		{"/app/_secret", "hidden keys are not listed"},
+	} {
+		if _, err := kapi.Set(ctx, p+kv[0], kv[1], nil); err != nil {
+			log.Fatal(err)
+		}
+	}
+
+	// Nodes arrive as the answer is read, each directory after its
+	// children; none is kept unless fn keeps it.
+	res, err := client.Walk(ctx, c, p+"/app", &client.WalkOptions{Sort: true}, func(n *client.Node) error {
+		key := strings.TrimPrefix(n.Key, p)
+		if n.Dir {
+			fmt.Println(key + "/")
+		} else {
+			fmt.Println(key, "=", n.Value)
+		}
+		return nil
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	// Follow every change made after the snapshot.
+	w := kapi.Watcher(p+"/app", &client.WatcherOptions{AfterIndex: res.Index, Recursive: true})
+	if _, err := kapi.Set(ctx, p+"/app/name", "demo2", nil); err != nil {
+		log.Fatal(err)
+	}
+	ev, err := w.Next(ctx)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(ev.Action, strings.TrimPrefix(ev.Node.Key, p), ev.Node.Value)
+	// Output:
+	// /app/db/host = 10.0.0.1
+	// /app/db/port = 5432
+	// /app/db/
+	// /app/name = demo
+	// /app/
+	// set /app/name demo2
+}
+
+func ExampleSnapshot_All() {
+	c, err := client.New(client.Config{Endpoints: []string{endpoint()}})
+	if err != nil {
+		log.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	p := prefix("snapshot")
+	for i := 0; i < 3; i++ {
+		if _, err := client.NewKeysAPI(c).Set(ctx, fmt.Sprintf("%s/k%d", p, i), "v", nil); err != nil {
+			log.Fatal(err)
+		}
+	}
+
+	snap, err := client.OpenSnapshot(ctx, c, p, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer snap.Close()
+	fmt.Println("index known before reading:", snap.Index > 0)
+	keys := 0
+	for n, err := range snap.All() {
+		if err != nil {
+			log.Fatal(err) // the snapshot is incomplete
+		}
+		if !n.Dir {
+			keys++
+		}
+	}
+	fmt.Println("keys:", keys)
+	// Output:
+	// index known before reading: true
+	// keys: 3
 }
