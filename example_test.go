@@ -297,3 +297,45 @@ func ExampleSnapshot_All() {
 	// index known before reading: true
 	// keys: 3
 }
+
+func ExampleFollow() {
+	c, err := client.New(client.Config{Endpoints: []string{endpoint()}})
+	if err != nil {
+		log.Fatal(err)
+	}
+	kapi := client.NewKeysAPI(c)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	dir := prefix("follow")
+	kapi.Set(ctx, dir+"/a", "1", nil)
+
+	// A consistent snapshot, then every change after it: what a bridge
+	// that copies a v2 subtree elsewhere needs.
+	f, err := client.Follow(ctx, c, dir, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer f.Close()
+	for n, err := range f.Snapshot.All() {
+		if err != nil {
+			log.Fatal(err)
+		}
+		if !n.Dir {
+			fmt.Println("snapshot:", strings.TrimPrefix(n.Key, dir), n.Value)
+		}
+	}
+
+	kapi.Set(ctx, dir+"/b", "2", nil)
+	kapi.Delete(ctx, dir+"/a", nil)
+	for i := 0; i < 2; i++ {
+		ev, err := f.Next(ctx)
+		if err != nil {
+			log.Fatal(err)
+		}
+		fmt.Println("change:", ev.Action, strings.TrimPrefix(ev.Node.Key, dir))
+	}
+	// Output:
+	// snapshot: /a 1
+	// change: set /b
+	// change: delete /a
+}

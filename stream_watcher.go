@@ -110,7 +110,7 @@ func newStreamWatcher(c *httpClusterClient, act waitAction) *streamWatcher {
 // watcher keeps its place. After the watcher or its Client is closed, Next
 // returns ErrWatcherClosed or ErrClientClosed.
 func (w *streamWatcher) Next(ctx context.Context) (*Response, error) {
-	w.startOnce.Do(func() { go w.run() })
+	w.start()
 	select {
 	case it := <-w.out:
 		return it.resp, it.err
@@ -119,6 +119,12 @@ func (w *streamWatcher) Next(ctx context.Context) (*Response, error) {
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
+}
+
+// start opens the stream and begins catching up, if not done yet; events
+// are then kept until Next takes them.
+func (w *streamWatcher) start() {
+	w.startOnce.Do(func() { go w.run() })
 }
 
 // Close ends the watcher's stream and goroutines and waits for them to
