@@ -1,0 +1,333 @@
+package client
+
+import (
+	"context"
+	"fmt"
+	"math/rand"
+	"net/http"
+	"net/url"
+	"sync"
+	"time"
+)
+
+// EndpointSelectionMode is the policy a Client uses to choose the member it
+// sends requests to.
+type EndpointSelectionMode int
+
+const (
+	// EndpointSelectionRandom is the default value of the 'SelectionMode'.
+	// The client pins a random member of the cluster and stays with it for
+	// as long as it answers; the others are tried in turn when it fails.
+	EndpointSelectionRandom EndpointSelectionMode = iota
+
+	// EndpointSelectionPrioritizeLeader pins the cluster leader, saving the
+	// hop a follower makes to forward writes. The leader is only looked up
+	// by Sync, so this mode should be used with Client.AutoSync(); until the
+	// first Sync, endpoints are used in random order.
+	EndpointSelectionPrioritizeLeader
+)
+
+// Config describes a Client: the cluster's endpoints and how to talk to them.
+// The zero value of every field but Endpoints is usable.
+type Config struct {
+	// Endpoints defines a set of URLs (schemes, hosts and ports only)
+	// that can be used to communicate with a logical etcd cluster, e.g.
+	// "http://node1.example.com:2379". The scheme must be http or https
+	// (unix and unixs are accepted for custom transports); New rejects an
+	// endpoint without a scheme or host, or with a path.
+	//
+	// If multiple endpoints are provided, the Client will attempt to use
+	// them all in the event that one or more of them are unusable. If
+	// Client.Sync is ever called, the Client may cache an alternate set of
+	// endpoints to continue operation.
+	Endpoints []string
+
+	// Transport is used by the Client to drive HTTP requests. If not
+	// provided, DefaultTransport will be used.
+	Transport CancelableTransport
+
+	// CheckRedirect specifies the policy for handling HTTP redirects. It is
+	// called before following each redirect with the number of requests
+	// already made; an error stops the chain and counts as that endpoint's
+	// failure. If nil, DefaultCheckRedirect (at most 10 redirects) is used.
+	CheckRedirect CheckRedirectFunc
+
+	// Username, when not empty, is sent with Password as HTTP basic
+	// authentication on every request.
+	Username string
+
+	// Password is the password for Username.
+	Password string
+
+	// HeaderTimeoutPerRequest bounds the wait for response headers of each
+	// single request to one endpoint, including connection time and
+	// redirects; when it passes, the request moves on to the next endpoint.
+	// Requests that wait for an event (watches) ignore it, because a proxy
+	// may hold their headers until the event. Zero means no timeout. The
+	// context of an API call bounds the call as a whole.
+	HeaderTimeoutPerRequest time.Duration
+
+	// SelectionMode specifies the policy for choosing the etcd member to
+	// which requests are sent.
+	SelectionMode EndpointSelectionMode
+
+	// MaxResponseBytes bounds the size of a response body the client reads
+	// into memory; a larger answer fails with ErrResponseTooLarge on that
+	// endpoint. Zero means 1 GiB.
+	MaxResponseBytes int64
+}
+
+func (cfg *Config) transport() CancelableTransport {
+	if cfg.Transport == nil {
+		return DefaultTransport
+	}
+	return cfg.Transport
+}
+
+func (cfg *Config) checkRedirect() CheckRedirectFunc {
+	if cfg.CheckRedirect == nil {
+		return DefaultCheckRedirect
+	}
+	return cfg.CheckRedirect
+}
+
+// Client talks to an etcd cluster through its v2 HTTP API. It is safe for
+// concurrent use by multiple goroutines. KeysAPI, MembersAPI and the auth
+// APIs are built on top of it.
+type Client interface {
+	// Sync updates the client's endpoints from the cluster's membership:
+	// the client URLs of all members.
+	Sync(context.Context) error
+
+	// AutoSync calls Sync now and then every interval, until a Sync fails
+	// or ctx ends; it returns that error or ctx.Err(). The recommended
+	// interval is 10 seconds to 1 minute. Callers loop:
+	//
+	//	for {
+	//		err := c.AutoSync(ctx, 10*time.Second)
+	//		if err == context.DeadlineExceeded || err == context.Canceled {
+	//			break
+	//		}
+	//		log.Print(err)
+	//	}
+	AutoSync(context.Context, time.Duration) error
+
+	// Endpoints returns a copy of the current set of API endpoints used
+	// by Client to resolve HTTP requests. If Sync has ever been called,
+	// this may differ from the initial Endpoints provided in the Config.
+	Endpoints() []string
+
+	// SetEndpoints replaces the set of API endpoints used by Client. If the
+	// given endpoints are not valid, an error is returned and the current
+	// set is kept.
+	SetEndpoints(eps []string) error
+
+	// GetVersion retrieves the current etcd server and cluster version.
+	GetVersion(ctx context.Context) (*Versions, error)
+
+	httpClient
+}
+
+// Versions is the answer of an etcd member's /version endpoint. It has the
+// same fields and JSON form as etcd's api/version.Versions, without the
+// dependency on etcd's API module.
+type Versions struct {
+	// Server is the member's etcd version, e.g. "3.4.23".
+	Server string `json:"etcdserver"`
+	// Cluster is the version the cluster agreed on, e.g. "3.4.0", or
+	// "not_decided" before the members agree.
+	Cluster string `json:"etcdcluster"`
+}
+
+type credentials struct {
+	username string
+	password string
+}
+
+// httpClusterClient is the Client: a pinned endpoint plus the others, tried
+// round-robin from the pinned one when it fails.
+type httpClusterClient struct {
+	endpoint      endpointClient
+	checkRedirect CheckRedirectFunc
+	credentials   *credentials
+	selectionMode EndpointSelectionMode
+
+	mu sync.RWMutex
+	// endpoints is replaced as a whole, never changed in place, so that Do
+	// can use its snapshot without holding the lock.
+	endpoints []url.URL
+	pinned    int
+
+	randMu sync.Mutex
+	rand   *rand.Rand
+}
+
+// New returns a Client for the cluster described by cfg. It fails with
+// ErrNoEndpoints for an empty endpoint list and with a descriptive error
+// for a malformed endpoint; it does not contact the cluster.
+func New(cfg Config) (Client, error) {
+	maxBody := cfg.MaxResponseBytes
+	if maxBody <= 0 {
+		maxBody = maxResponseBytes
+	}
+	c := &httpClusterClient{
+		endpoint: endpointClient{
+			transport:     cfg.transport(),
+			headerTimeout: cfg.HeaderTimeoutPerRequest,
+			maxBody:       maxBody,
+		},
+		checkRedirect: cfg.checkRedirect(),
+		selectionMode: cfg.SelectionMode,
+		rand:          rand.New(rand.NewSource(time.Now().UnixNano())),
+	}
+	if cfg.Username != "" {
+		c.credentials = &credentials{username: cfg.Username, password: cfg.Password}
+	}
+	if err := c.SetEndpoints(cfg.Endpoints); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// Do sends act to the pinned endpoint and, while attempts fail with a
+// transport error or a 5xx status, to each other endpoint once. Any other
+// status is final and returned with its body for the API layer to decode.
+//
+// A one-shot action (Create, Delete) is not sent again after a failure;
+// instead the next call starts at the following endpoint. A context error
+// is returned as itself; when every endpoint failed, a *ClusterError lists
+// the failures.
+func (c *httpClusterClient) Do(ctx context.Context, act httpAction) (*http.Response, []byte, error) {
+	oneShot := isOneShot(act)
+	if c.credentials != nil {
+		act = &authedAction{act: act, credentials: *c.credentials}
+	}
+
+	c.mu.RLock()
+	eps, pinned := c.endpoints, c.pinned
+	c.mu.RUnlock()
+
+	n := len(eps)
+	if n == 0 {
+		return nil, nil, ErrNoEndpoints
+	}
+
+	var errs []error
+	for i := pinned; i < pinned+n; i++ {
+		k := i % n
+		resp, body, err := c.doFollowingRedirects(ctx, act, &eps[k])
+		if err != nil {
+			if err == ctx.Err() || err == context.Canceled || err == context.DeadlineExceeded {
+				return nil, nil, err
+			}
+		} else if resp.StatusCode/100 == 5 {
+			err = serverError(&eps[k], resp.StatusCode)
+		}
+		if err != nil {
+			if oneShot {
+				c.movePin(eps, (k+1)%n)
+				return nil, nil, err
+			}
+			errs = append(errs, err)
+			continue
+		}
+		if k != pinned {
+			c.movePin(eps, k)
+		}
+		return resp, body, nil
+	}
+	return nil, nil, &ClusterError{Errors: errs}
+}
+
+// serverError describes a 5xx answer, which moves a request to the next
+// endpoint. etcd answers 500 and 503 when it has no leader.
+func serverError(ep *url.URL, status int) error {
+	switch status {
+	case http.StatusInternalServerError, http.StatusServiceUnavailable:
+		return fmt.Errorf("client: etcd member %s has no leader", ep)
+	default:
+		return fmt.Errorf("client: etcd member %s returns server error [%s]", ep, http.StatusText(status))
+	}
+}
+
+// movePin pins endpoint k of eps, unless the endpoints were replaced since
+// eps was read.
+func (c *httpClusterClient) movePin(eps []url.URL, k int) {
+	c.mu.Lock()
+	if sameEndpointSet(c.endpoints, eps) {
+		c.pinned = k
+	}
+	c.mu.Unlock()
+}
+
+func sameEndpointSet(a, b []url.URL) bool {
+	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
+}
+
+// Endpoints returns the current endpoints, pinned or not, in the order they
+// are tried.
+func (c *httpClusterClient) Endpoints() []string {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	eps := make([]string, len(c.endpoints))
+	for i := range c.endpoints {
+		eps[i] = c.endpoints[i].String()
+	}
+	return eps
+}
+
+// SetEndpoints validates eps, shuffles them and pins the first.
+func (c *httpClusterClient) SetEndpoints(eps []string) error {
+	neps, err := parseEndpoints(eps)
+	if err != nil {
+		return err
+	}
+	neps = c.shuffle(neps)
+	c.mu.Lock()
+	c.endpoints = neps
+	c.pinned = 0
+	c.mu.Unlock()
+	return nil
+}
+
+// shuffle returns eps in a random order; the client's source of randomness
+// is not safe for concurrent use, hence the lock.
+func (c *httpClusterClient) shuffle(eps []url.URL) []url.URL {
+	c.randMu.Lock()
+	defer c.randMu.Unlock()
+	c.rand.Shuffle(len(eps), func(i, j int) { eps[i], eps[j] = eps[j], eps[i] })
+	return eps
+}
+
+// GetVersion asks the pinned member for its /version.
+func (c *httpClusterClient) GetVersion(ctx context.Context) (*Versions, error) {
+	resp, body, err := c.Do(ctx, &getAction{Prefix: "/version"})
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, decodeKeysError(body)
+	}
+	if len(body) == 0 {
+		return nil, ErrEmptyBody
+	}
+	var v Versions
+	if err := unmarshalJSON(body, &v); err != nil {
+		return nil, ErrInvalidJSON
+	}
+	return &v, nil
+}
+
+// authedAction adds HTTP basic authentication to every request of act.
+type authedAction struct {
+	act         httpAction
+	credentials credentials
+}
+
+func (a *authedAction) HTTPRequest(ep url.URL) *http.Request {
+	req := a.act.HTTPRequest(ep)
+	if req != nil {
+		req.SetBasicAuth(a.credentials.username, a.credentials.password)
+	}
+	return req
+}
