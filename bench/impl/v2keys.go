@@ -1,5 +1,3 @@
-//go:build v2keys_core
-
 package impl
 
 import (
