@@ -3,7 +3,8 @@
 // requests, in the same run.
 //
 // The benchmarks live in this package's tests; fixture generates the
-// keyspaces and serves them as etcd 3.4 would, impl wraps the clients,
-// etcdrun starts real etcd processes, and cmd/ holds the peak-RSS tools and
-// the ratio table used by compare.sh.
+// keyspaces and serves them as etcd 3.4 would, impl wraps the clients, real
+// etcd processes come from the repository's shared launcher
+// (internal/etcdtest), and cmd/ holds the peak-RSS tools and the ratio table
+// used by compare.sh.
 package bench

@@ -14,8 +14,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/v2keys/client/bench/etcdrun"
 	"github.com/v2keys/client/bench/fixture"
+	"github.com/v2keys/client/internal/etcdtest"
 )
 
 // wireNode decodes a node of a real etcd response, keeping which optional
@@ -93,8 +93,7 @@ func escapePath(key string) string {
 // generator predicted; expirations and TTLs, which depend on the server's
 // clock, are taken from etcd's answer after checking they are plausible.
 func TestFixtureMatchesEtcd(t *testing.T) {
-	e := etcdrun.Require(t, true)
-	api := etcdHTTP{t: t, base: e.URL}
+	api := etcdHTTP{t: t, base: etcdtest.Start(t, 1).ClientURLs()[0]}
 
 	// The first write gets the index after the one etcd reports now.
 	resp, _ := api.do(http.MethodGet, "/", "", nil)
@@ -197,8 +196,7 @@ func TestFixtureMatchesEtcd(t *testing.T) {
 // TestKeyBodiesMatchEtcd checks the one-key GET and overwriting-PUT bodies
 // the fake server sends against etcd's.
 func TestKeyBodiesMatchEtcd(t *testing.T) {
-	e := etcdrun.Require(t, true)
-	api := etcdHTTP{t: t, base: e.URL}
+	api := etcdHTTP{t: t, base: etcdtest.Start(t, 1).ClientURLs()[0]}
 	const key, value = "/bench/key", `{"url":"https://example.com/?a=1&b=<2>","name":"Grüße"}`
 	api.do(http.MethodPut, key, "", url.Values{"value": {value}})
 	_, gotGet := api.do(http.MethodGet, key, "", nil)
