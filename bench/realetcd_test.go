@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"fmt"
+	"slices"
 	"testing"
 
 	"github.com/v2keys/client/bench/impl"
@@ -30,8 +31,9 @@ func BenchmarkRealEtcdSet(b *testing.B) {
 	})
 }
 
+// setKeys holds one key per goroutine of the largest concurrency.
 var setKeys = func() []string {
-	keys := make([]string, 64)
+	keys := make([]string, slices.Max(concurrencies))
 	for i := range keys {
 		keys[i] = fmt.Sprintf("/bench/set/w%02d", i)
 	}
