@@ -23,15 +23,28 @@ type httpClient interface {
 	Do(context.Context, httpAction) (*http.Response, []byte, error)
 }
 
-// oneShotAction marks an action that must not be sent to a second endpoint
-// once one attempt failed: sending it twice could apply it twice.
-type oneShotAction interface {
-	oneShot() bool
+// retryPolicy says when an action whose attempt failed may be sent to the
+// next endpoint.
+type retryPolicy int
+
+const (
+	// retryAlways: reads, writes that cannot apply twice (a create, a
+	// compare-and-swap by index), and the writes upstream retries.
+	retryAlways retryPolicy = iota
+	// retryIfUnsent: a write that could apply twice (a plain delete) moves
+	// on only when its request provably never reached a member.
+	retryIfUnsent
+)
+
+type retryPolicyAction interface {
+	retryPolicy() retryPolicy
 }
 
-func isOneShot(act httpAction) bool {
-	o, ok := act.(oneShotAction)
-	return ok && o.oneShot()
+func retryPolicyOf(act httpAction) retryPolicy {
+	if a, ok := act.(retryPolicyAction); ok {
+		return a.retryPolicy()
+	}
+	return retryAlways
 }
 
 // isWaitRequest reports whether req waits for an event (wait=true), which

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -71,17 +72,30 @@ type Config struct {
 	// which requests are sent.
 	SelectionMode EndpointSelectionMode
 
+	// WatchProbeInterval is how often a member is asked for its /version
+	// while a watch waits on it; a member that does not answer within the
+	// interval is abandoned and the watch continues on another member from
+	// the same index, so a stopped or partitioned member is noticed within
+	// two intervals. One probe per member serves all of a client's watches.
+	// Zero means 5 s; a negative value turns the probes off (upstream's
+	// behaviour: such a watch waits forever).
+	WatchProbeInterval time.Duration
+
 	// MaxResponseBytes bounds the size of a response body the client reads
 	// into memory; a larger answer fails with ErrResponseTooLarge on that
 	// endpoint. Zero means 1 GiB.
 	MaxResponseBytes int64
 }
 
-func (cfg *Config) transport() CancelableTransport {
-	if cfg.Transport == nil {
-		return DefaultTransport
+// defaultWatchProbeInterval: a watch on a silent member is abandoned within
+// two intervals.
+const defaultWatchProbeInterval = 5 * time.Second
+
+func (cfg *Config) watchProbeInterval() time.Duration {
+	if cfg.WatchProbeInterval == 0 {
+		return defaultWatchProbeInterval
 	}
-	return cfg.Transport
+	return cfg.WatchProbeInterval
 }
 
 func (cfg *Config) checkRedirect() CheckRedirectFunc {
@@ -97,6 +111,20 @@ func (cfg *Config) checkRedirect() CheckRedirectFunc {
 type Client interface {
 	// Sync updates the client's endpoints from the cluster's membership:
 	// the client URLs of all members.
+	//
+	// Loopback URLs (host "localhost", "*.localhost", 127.0.0.0/8, ::1,
+	// 0.0.0.0 or ::; names are not resolved) are left out when the
+	// endpoints last given to New or SetEndpoints include an http(s)
+	// endpoint that is not loopback: such a URL names the client's own
+	// machine, not the member (etcd-io/etcd#7588). If that leaves no URL,
+	// Sync keeps the current endpoints and returns nil. A client
+	// configured with loopback endpoints only uses every advertised URL.
+	//
+	// In EndpointSelectionRandom mode an unchanged set of URLs keeps the
+	// current pin; a changed set is shuffled. In
+	// EndpointSelectionPrioritizeLeader mode the leader's client URL is
+	// pinned, and Sync fails with ErrNoLeaderEndpoint if the leader cannot
+	// be found.
 	Sync(context.Context) error
 
 	// AutoSync calls Sync now and then every interval, until a Sync fails
@@ -152,11 +180,21 @@ type httpClusterClient struct {
 	credentials   *credentials
 	selectionMode EndpointSelectionMode
 
+	// ctx ends when the client is closed; it bounds the liveness probes.
+	ctx          context.Context
+	cancel       context.CancelFunc
+	closed       atomic.Bool
+	ownTransport *http.Transport // created by New, closed by Close
+
 	mu sync.RWMutex
 	// endpoints is replaced as a whole, never changed in place, so that Do
 	// can use its snapshot without holding the lock.
 	endpoints []url.URL
 	pinned    int
+	// remoteConfigured records whether the endpoints last given to New or
+	// SetEndpoints include a non-loopback http(s) endpoint; Sync then leaves
+	// out members' loopback URLs.
+	remoteConfigured bool
 
 	randMu sync.Mutex
 	rand   *rand.Rand
@@ -170,15 +208,30 @@ func New(cfg Config) (Client, error) {
 	if maxBody <= 0 {
 		maxBody = maxResponseBytes
 	}
+	ctx, cancel := context.WithCancel(context.Background())
 	c := &httpClusterClient{
-		endpoint: endpointClient{
-			transport:     cfg.transport(),
-			headerTimeout: cfg.HeaderTimeoutPerRequest,
-			maxBody:       maxBody,
-		},
 		checkRedirect: cfg.checkRedirect(),
 		selectionMode: cfg.SelectionMode,
 		rand:          rand.New(rand.NewSource(time.Now().UnixNano())),
+		ctx:           ctx,
+		cancel:        cancel,
+	}
+	transport := cfg.Transport
+	if transport == nil {
+		transport = DefaultTransport
+		if t, ok := DefaultTransport.(*http.Transport); ok {
+			c.ownTransport = t.Clone()
+			transport = c.ownTransport
+		}
+	}
+	c.endpoint = endpointClient{
+		transport:     transport,
+		headerTimeout: cfg.HeaderTimeoutPerRequest,
+		maxBody:       maxBody,
+		closing:       ctx,
+	}
+	if probe := cfg.watchProbeInterval(); probe > 0 {
+		c.endpoint.liveness = newLiveness(ctx, probe, c.endpoint)
 	}
 	if cfg.Username != "" {
 		c.credentials = &credentials{username: cfg.Username, password: cfg.Password}
@@ -193,12 +246,26 @@ func New(cfg Config) (Client, error) {
 // transport error or a 5xx status, to each other endpoint once. Any other
 // status is final and returned with its body for the API layer to decode.
 //
-// A one-shot action (Create, Delete) is not sent again after a failure;
-// instead the next call starts at the following endpoint. A context error
-// is returned as itself; when every endpoint failed, a *ClusterError lists
-// the failures.
+// A plain Delete is not sent again once an attempt may have reached a
+// member; the next call then starts at the following endpoint. A context
+// error is returned as itself; when no endpoint served the request, a
+// *ClusterError lists the failures.
 func (c *httpClusterClient) Do(ctx context.Context, act httpAction) (*http.Response, []byte, error) {
-	oneShot := isOneShot(act)
+	return c.do(ctx, act, false)
+}
+
+// doStream is Do for an answer to be read as it arrives: the response's
+// body is open, and the caller must close it.
+func (c *httpClusterClient) doStream(ctx context.Context, act httpAction) (*http.Response, error) {
+	resp, _, err := c.do(ctx, act, true)
+	return resp, err
+}
+
+func (c *httpClusterClient) do(ctx context.Context, act httpAction, stream bool) (*http.Response, []byte, error) {
+	if c.closed.Load() {
+		return nil, nil, ErrClientClosed
+	}
+	policy := retryPolicyOf(act)
 	if c.credentials != nil {
 		act = &authedAction{act: act, credentials: *c.credentials}
 	}
@@ -215,28 +282,97 @@ func (c *httpClusterClient) Do(ctx context.Context, act httpAction) (*http.Respo
 	var errs []error
 	for i := pinned; i < pinned+n; i++ {
 		k := i % n
-		resp, body, err := c.doFollowingRedirects(ctx, act, &eps[k])
+		resp, body, err := c.doFollowingRedirects(ctx, act, &eps[k], stream)
 		if err != nil {
-			if err == ctx.Err() || err == context.Canceled || err == context.DeadlineExceeded {
+			if err == ctx.Err() || err == context.Canceled || err == context.DeadlineExceeded || err == ErrClientClosed {
 				return nil, nil, err
 			}
 		} else if resp.StatusCode/100 == 5 {
-			err = serverError(&eps[k], resp.StatusCode)
+			if stream {
+				resp.Body.Close()
+			}
+			// The member answered, so a write reached it; etcd may still
+			// commit a write it answered 500 for.
+			err = &attemptError{endpoint: eps[k].String(), err: serverError(&eps[k], resp.StatusCode), mayHaveApplied: isWriteResponse(resp)}
 		}
 		if err != nil {
-			if oneShot {
-				c.movePin(eps, (k+1)%n)
-				return nil, nil, err
-			}
 			errs = append(errs, err)
+			if policy == retryIfUnsent && mayHaveApplied(err) {
+				c.movePin(eps, (k+1)%n)
+				return nil, nil, &ClusterError{Errors: errs}
+			}
 			continue
 		}
 		if k != pinned {
 			c.movePin(eps, k)
 		}
+		if conflictMayBeOurs(errs, resp.StatusCode) {
+			// An earlier attempt may have applied this write, and this
+			// refusal may be the consequence (a create finding the node it
+			// made): the outcome is unknown, not failed.
+			errs = append(errs, conflictError(resp, body, stream))
+			return nil, nil, &ClusterError{Errors: errs}
+		}
 		return resp, body, nil
 	}
 	return nil, nil, &ClusterError{Errors: errs}
+}
+
+// isWriteResponse reports whether resp answers a request that may change
+// the keyspace.
+func isWriteResponse(resp *http.Response) bool {
+	if g, ok := resp.Body.(*guardedBody); ok {
+		return g.write
+	}
+	return resp.Request != nil && resp.Request.Method != http.MethodGet && resp.Request.Method != http.MethodHead
+}
+
+// conflictMayBeOurs reports whether a final conflict answer may have been
+// caused by an earlier attempt of the same write.
+func conflictMayBeOurs(errs []error, status int) bool {
+	if status != http.StatusPreconditionFailed && status != http.StatusNotFound && status != http.StatusConflict {
+		return false
+	}
+	for _, err := range errs {
+		if mayHaveApplied(err) {
+			return true
+		}
+	}
+	return false
+}
+
+// conflictError decodes a conflict answer into the error the API would have
+// returned for it.
+func conflictError(resp *http.Response, body []byte, stream bool) error {
+	if stream {
+		defer resp.Body.Close()
+		var err error
+		if body, err = readBody(resp, 1<<20); err != nil {
+			return fmt.Errorf("client: reading conflict answer: %w", err)
+		}
+	}
+	if err := decodeKeysError(body); err != ErrInvalidJSON {
+		return err
+	}
+	return fmt.Errorf("client: conflict: %s", http.StatusText(resp.StatusCode))
+}
+
+// Close ends the client: it stops the liveness checks and the requests that
+// wait on them, releases the idle connections of the transport the client
+// created (a Transport given in Config belongs to its owner), and makes
+// every later call fail with ErrClientClosed. Calls in flight end on their
+// own contexts or timeouts. Close is reached by a type assertion:
+//
+//	c.(io.Closer).Close()
+func (c *httpClusterClient) Close() error {
+	if !c.closed.CompareAndSwap(false, true) {
+		return nil
+	}
+	c.cancel()
+	if c.ownTransport != nil {
+		c.ownTransport.CloseIdleConnections()
+	}
+	return nil
 }
 
 // serverError describes a 5xx answer, which moves a request to the next
@@ -283,9 +419,11 @@ func (c *httpClusterClient) SetEndpoints(eps []string) error {
 		return err
 	}
 	neps = c.shuffle(neps)
+	remote := hasRemoteEndpoint(neps)
 	c.mu.Lock()
 	c.endpoints = neps
 	c.pinned = 0
+	c.remoteConfigured = remote
 	c.mu.Unlock()
 	return nil
 }

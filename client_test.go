@@ -173,51 +173,98 @@ func TestClusterErrorStrings(t *testing.T) {
 	}
 }
 
-func TestOneShotIsNotRetried(t *testing.T) {
-	tests := []struct {
-		name string
-		call func(KeysAPI) error
-	}{
-		{"create", func(k KeysAPI) error { _, err := k.Create(context.Background(), "/k", "v"); return err }},
-		{"set prevExist=false", func(k KeysAPI) error {
-			_, err := k.Set(context.Background(), "/k", "v", &SetOptions{PrevExist: PrevNoExist})
-			return err
-		}},
-		{"delete", func(k KeysAPI) error { _, err := k.Delete(context.Background(), "/k", nil); return err }},
-	}
+// TestPlainDeleteIsNotSentTwice: a delete that may have reached a member is
+// not sent to another (it could delete a key set again in between); the
+// error says the outcome is unknown, and the next call starts at the next
+// member. A delete that provably never left (connection refused) moves on.
+func TestPlainDeleteIsNotSentTwice(t *testing.T) {
 	failures := []struct {
 		name    string
 		handler http.HandlerFunc
 		want    string
 	}{
 		{"503", reply(http.StatusServiceUnavailable, ""), "has no leader"},
+		{"500 raft timeout", reply(http.StatusInternalServerError, `{"errorCode":300,"message":"Raft Internal Error","cause":"etcdserver: request timed out"}`), "has no leader"},
 		{"EOF", closeConnection, "EOF"},
 	}
-	for _, tt := range tests {
-		for _, f := range failures {
-			t.Run(tt.name+"/"+f.name, func(t *testing.T) {
-				first := newFakeMember(t, f.handler)
-				second := newFakeMember(t, reply(http.StatusCreated, okBody))
-				c := newTestClient(t, Config{}, first.URL, second.URL)
-				kapi := NewKeysAPI(c)
+	for _, f := range failures {
+		t.Run(f.name, func(t *testing.T) {
+			first := newFakeMember(t, f.handler)
+			second := newFakeMember(t, reply(http.StatusOK, okBody))
+			c := newTestClient(t, Config{}, first.URL, second.URL)
+			kapi := NewKeysAPI(c)
 
-				err := tt.call(kapi)
-				if err == nil || !strings.Contains(err.Error(), f.want) {
-					t.Fatalf("error = %v, want one containing %q", err, f.want)
-				}
-				if second.requests.Load() != 0 {
-					t.Fatal("a one-shot request was sent to a second member")
-				}
-				// The next call starts at the other member.
-				if err := tt.call(kapi); err != nil {
-					t.Fatalf("second call: %v", err)
-				}
-				if second.requests.Load() != 1 {
-					t.Fatalf("second member got %d requests, want 1", second.requests.Load())
-				}
-			})
-		}
+			_, err := kapi.Delete(context.Background(), "/k", nil)
+			var cerr *ClusterError
+			if !errors.As(err, &cerr) || len(cerr.Errors) != 1 || !strings.Contains(err.Error(), f.want) {
+				t.Fatalf("error = %v, want a ClusterError of one attempt containing %q", err, f.want)
+			}
+			if !errors.Is(err, ErrOutcomeUnknown) {
+				t.Fatal("errors.Is(err, ErrOutcomeUnknown) = false for a delete that reached a member")
+			}
+			if second.requests.Load() != 0 {
+				t.Fatal("a delete that may have been applied was sent to a second member")
+			}
+			// The next call starts at the other member.
+			if _, err := kapi.Delete(context.Background(), "/k", nil); err != nil {
+				t.Fatalf("second call: %v", err)
+			}
+			if second.requests.Load() != 1 {
+				t.Fatalf("second member got %d requests, want 1", second.requests.Load())
+			}
+		})
 	}
+
+	t.Run("connection refused", func(t *testing.T) {
+		second := newFakeMember(t, reply(http.StatusOK, okBody))
+		c := newTestClient(t, Config{}, refusedURL(t), second.URL)
+		if _, err := NewKeysAPI(c).Delete(context.Background(), "/k", nil); err != nil {
+			t.Fatalf("a delete that was never sent did not move on: %v", err)
+		}
+	})
+}
+
+// TestWritesThatCannotApplyTwiceFailOver: a create or a delete by index may
+// be retried after an attempt that may have applied, since a second
+// application is refused by the server; if the retry meets that refusal,
+// the outcome is reported as unknown rather than as the conflict.
+func TestWritesThatCannotApplyTwiceFailOver(t *testing.T) {
+	tests := []struct {
+		name   string
+		call   func(KeysAPI) error
+		answer http.HandlerFunc
+	}{
+		{"create then exists", func(k KeysAPI) error { _, err := k.Create(context.Background(), "/k", "v"); return err },
+			reply(http.StatusPreconditionFailed, `{"errorCode":105,"message":"Key already exists","cause":"/k","index":9}`)},
+		{"delete by index then test failed", func(k KeysAPI) error {
+			_, err := k.Delete(context.Background(), "/k", &DeleteOptions{PrevIndex: 5})
+			return err
+		}, reply(http.StatusNotFound, `{"errorCode":100,"message":"Key not found","cause":"/k","index":9}`)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			first := newFakeMember(t, closeConnection)
+			second := newFakeMember(t, tt.answer)
+			c := newTestClient(t, Config{}, first.URL, second.URL)
+			err := tt.call(NewKeysAPI(c))
+			if second.requests.Load() != 1 {
+				t.Fatalf("the write was not retried on the next member")
+			}
+			var etcdErr Error
+			if !errors.Is(err, ErrOutcomeUnknown) || !errors.As(err, &etcdErr) {
+				t.Fatalf("error = %v, want outcome unknown carrying the server's Error", err)
+			}
+		})
+	}
+
+	t.Run("create succeeds on the next member", func(t *testing.T) {
+		first := newFakeMember(t, closeConnection)
+		second := newFakeMember(t, reply(http.StatusCreated, okBody))
+		c := newTestClient(t, Config{}, first.URL, second.URL)
+		if _, err := NewKeysAPI(c).Create(context.Background(), "/k", "v"); err != nil {
+			t.Fatal(err)
+		}
+	})
 }
 
 func TestConditionalSetIsRetried(t *testing.T) {

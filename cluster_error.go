@@ -6,11 +6,16 @@ import (
 )
 
 // ClusterError is returned when no endpoint could serve a request. Errors
-// holds one entry per failed attempt, in the order the endpoints were tried.
+// holds one entry per failed attempt, in the order the endpoints were tried;
+// a request that must not be sent twice (a plain Delete) stops after the
+// first attempt that may have reached a member, so it may list fewer
+// attempts than there are endpoints.
 //
 // ClusterError is always returned as a pointer. errors.Is(err,
-// ErrClusterUnavailable) is true for it, and errors.Is and errors.As also
-// look through to each attempt's cause (a syscall.ECONNREFUSED, say).
+// ErrClusterUnavailable) is true for it; errors.Is(err, ErrOutcomeUnknown)
+// is true when the request was a write that may have been applied; and
+// errors.Is and errors.As also look through to each attempt's cause (a
+// syscall.ECONNREFUSED, say).
 type ClusterError struct {
 	Errors []error
 }
@@ -26,19 +31,33 @@ func (ce *ClusterError) Error() string {
 	return b.String()
 }
 
-// Detail returns one line "error #i: <cause>" per attempt, as upstream's
-// etcdctl printed it.
+// Detail returns one line "error #i: <endpoint>: <cause>" per attempt.
 func (ce *ClusterError) Detail() string {
 	var b strings.Builder
 	for i, e := range ce.Errors {
-		fmt.Fprintf(&b, "error #%d: %s\n", i, e)
+		msg := e.Error()
+		if a, ok := e.(*attemptError); ok {
+			msg = a.detail()
+		}
+		fmt.Fprintf(&b, "error #%d: %s\n", i, msg)
 	}
 	return b.String()
 }
 
-// Is reports ErrClusterUnavailable as the condition of every ClusterError.
+// Is reports ErrClusterUnavailable as the condition of every ClusterError,
+// and ErrOutcomeUnknown when a write may have been applied.
 func (ce *ClusterError) Is(target error) bool {
-	return target == ErrClusterUnavailable
+	switch target {
+	case ErrClusterUnavailable:
+		return true
+	case ErrOutcomeUnknown:
+		for _, e := range ce.Errors {
+			if mayHaveApplied(e) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // Unwrap exposes each attempt's error to errors.Is and errors.As.

@@ -350,10 +350,6 @@ type setAction struct {
 	SetOptions
 }
 
-// A create cannot be applied twice, but it is not retried on another member
-// either, as upstream does: the caller would see "node exists" for its own
-// write.
-func (a *setAction) oneShot() bool { return a.PrevExist == PrevNoExist }
 
 func (a *setAction) HTTPRequest(ep url.URL) *http.Request {
 	u := v2KeysURL(ep, a.Prefix, a.Key)
@@ -395,7 +391,14 @@ type deleteAction struct {
 	DeleteOptions
 }
 
-func (a *deleteAction) oneShot() bool { return true }
+// A delete by index cannot apply twice; any other delete could remove a key
+// that was set again in between, so it is retried only when unsent.
+func (a *deleteAction) retryPolicy() retryPolicy {
+	if a.PrevIndex != 0 {
+		return retryAlways
+	}
+	return retryIfUnsent
+}
 
 func (a *deleteAction) HTTPRequest(ep url.URL) *http.Request {
 	u := v2KeysURL(ep, a.Prefix, a.Key)

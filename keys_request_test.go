@@ -91,22 +91,24 @@ func TestActionRequests(t *testing.T) {
 	}
 }
 
-func TestOneShotActions(t *testing.T) {
+func TestRetryPolicies(t *testing.T) {
 	tests := []struct {
 		act  httpAction
-		want bool
+		want retryPolicy
 	}{
-		{&setAction{}, false},
-		{&setAction{SetOptions: SetOptions{PrevExist: PrevNoExist}}, true},
-		{&setAction{SetOptions: SetOptions{PrevExist: PrevExist}}, false},
-		{&deleteAction{}, true},
-		{&getAction{}, false},
-		{&createInOrderAction{}, false},
-		{&waitAction{}, false},
+		{&setAction{}, retryAlways},
+		{&setAction{SetOptions: SetOptions{PrevExist: PrevNoExist}}, retryAlways},
+		{&setAction{SetOptions: SetOptions{PrevIndex: 3}}, retryAlways},
+		{&deleteAction{}, retryIfUnsent},
+		{&deleteAction{DeleteOptions: DeleteOptions{PrevValue: "v"}}, retryIfUnsent},
+		{&deleteAction{DeleteOptions: DeleteOptions{PrevIndex: 3}}, retryAlways},
+		{&getAction{}, retryAlways},
+		{&createInOrderAction{}, retryAlways},
+		{&waitAction{}, retryAlways},
 	}
 	for _, tt := range tests {
-		if got := isOneShot(tt.act); got != tt.want {
-			t.Errorf("isOneShot(%T %+v) = %v, want %v", tt.act, tt.act, got, tt.want)
+		if got := retryPolicyOf(tt.act); got != tt.want {
+			t.Errorf("retryPolicyOf(%T %+v) = %v, want %v", tt.act, tt.act, got, tt.want)
 		}
 	}
 }

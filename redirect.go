@@ -44,7 +44,7 @@ func (r *redirectedAction) HTTPRequest(ep url.URL) *http.Request {
 // doFollowingRedirects sends act to ep and follows 3xx answers to their
 // Location, asking checkRedirect before each new hop. Real etcd members do
 // not redirect (followers forward writes themselves); proxies and etcd 0.4 do.
-func (c *httpClusterClient) doFollowingRedirects(ctx context.Context, act httpAction, ep *url.URL) (*http.Response, []byte, error) {
+func (c *httpClusterClient) doFollowingRedirects(ctx context.Context, act httpAction, ep *url.URL, stream bool) (*http.Response, []byte, error) {
 	next := act
 	for i := 0; i < maxRedirectChecks; i++ {
 		if i > 0 {
@@ -52,12 +52,22 @@ func (c *httpClusterClient) doFollowingRedirects(ctx context.Context, act httpAc
 				return nil, nil, err
 			}
 		}
-		resp, body, err := c.endpoint.do(ctx, next, ep)
+		var resp *http.Response
+		var body []byte
+		var err error
+		if stream {
+			resp, err = c.endpoint.open(ctx, next, ep, true)
+		} else {
+			resp, body, err = c.endpoint.do(ctx, next, ep)
+		}
 		if err != nil {
 			return nil, nil, err
 		}
 		if resp.StatusCode/100 != 3 {
 			return resp, body, nil
+		}
+		if stream {
+			resp.Body.Close()
 		}
 		hdr := resp.Header.Get("Location")
 		if hdr == "" {

@@ -3,8 +3,10 @@ package client
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"net/url"
 	"sort"
+	"strings"
 	"time"
 )
 
@@ -12,8 +14,22 @@ import (
 //
 // In random selection mode an unchanged set of URLs keeps the current order
 // and pin; a changed set is shuffled and its first URL pinned. In
-// leader-first mode the leader's first client URL is pinned; if the leader
-// cannot be found, Sync fails with ErrNoLeaderEndpoint and changes nothing.
+// leader-first mode the leader's first usable client URL is pinned (the
+// first one if none of them is in the new set); if the leader cannot be
+// found, Sync fails with ErrNoLeaderEndpoint and changes nothing. If the
+// members advertise no client URL at all, Sync fails with ErrNoEndpoints.
+//
+// Loopback URLs: a member that advertises a client URL on localhost,
+// 127.0.0.0/8, ::1 (or the unspecified address 0.0.0.0, ::) names the
+// machine the client runs on, not itself, so from anywhere else the URL is
+// unusable (etcd-io/etcd#7588). Therefore, when the endpoints last given to
+// New or SetEndpoints include at least one http(s) endpoint whose host is
+// not such an address, Sync leaves out the members' loopback URLs; if that
+// leaves none, Sync keeps the current endpoints and pin and returns nil.
+// Host names are not resolved: only "localhost", names ending in
+// ".localhost" and IP literals count as loopback. A client configured with
+// loopback endpoints only (a cluster on the same machine) uses every
+// advertised URL, as upstream does.
 func (c *httpClusterClient) Sync(ctx context.Context) error {
 	members, err := NewMembersAPI(c).List(ctx)
 	if err != nil {
@@ -27,6 +43,15 @@ func (c *httpClusterClient) Sync(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	c.mu.RLock()
+	remote := c.remoteConfigured
+	c.mu.RUnlock()
+	if remote {
+		neps = withoutLoopback(neps)
+		if len(neps) == 0 {
+			return c.checkSelectionMode()
+		}
+	}
 
 	pin := 0
 	switch c.selectionMode {
@@ -39,18 +64,13 @@ func (c *httpClusterClient) Sync(ctx context.Context) error {
 		}
 		neps = c.shuffle(neps)
 	case EndpointSelectionPrioritizeLeader:
-		leader, err := c.leaderEndpoint(ctx, neps)
+		leaderURLs, err := c.leaderClientURLs(ctx, neps)
 		if err != nil {
 			return ErrNoLeaderEndpoint
 		}
-		for i := range neps {
-			if neps[i].String() == leader {
-				pin = i
-				break
-			}
-		}
+		pin = leaderIndex(neps, leaderURLs)
 	default:
-		return fmt.Errorf("invalid endpoint selection mode: %d", c.selectionMode)
+		return c.checkSelectionMode()
 	}
 
 	c.mu.Lock()
@@ -60,9 +80,19 @@ func (c *httpClusterClient) Sync(ctx context.Context) error {
 	return nil
 }
 
-// leaderEndpoint asks the cluster reached through eps for its leader and
-// returns the leader's first client URL.
-func (c *httpClusterClient) leaderEndpoint(ctx context.Context, eps []url.URL) (string, error) {
+// checkSelectionMode returns the error Sync gives for an unknown selection
+// mode, or nil.
+func (c *httpClusterClient) checkSelectionMode() error {
+	switch c.selectionMode {
+	case EndpointSelectionRandom, EndpointSelectionPrioritizeLeader:
+		return nil
+	}
+	return fmt.Errorf("invalid endpoint selection mode: %d", c.selectionMode)
+}
+
+// leaderClientURLs asks the cluster reached through eps for its leader and
+// returns the leader's client URLs.
+func (c *httpClusterClient) leaderClientURLs(ctx context.Context, eps []url.URL) ([]string, error) {
 	probe := &httpClusterClient{
 		endpoint:      c.endpoint,
 		checkRedirect: c.checkRedirect,
@@ -73,12 +103,71 @@ func (c *httpClusterClient) leaderEndpoint(ctx context.Context, eps []url.URL) (
 	}
 	leader, err := NewMembersAPI(probe).Leader(ctx)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	if len(leader.ClientURLs) == 0 {
-		return "", ErrNoLeaderEndpoint
+		return nil, ErrNoLeaderEndpoint
 	}
-	return leader.ClientURLs[0], nil
+	return leader.ClientURLs, nil
+}
+
+// leaderIndex returns the index in eps of the first of the leader's client
+// URLs that eps holds, or 0. Without loopback filtering that is the
+// leader's first URL, as upstream.
+func leaderIndex(eps []url.URL, leaderURLs []string) int {
+	for _, lu := range leaderURLs {
+		for i := range eps {
+			if eps[i].String() == lu {
+				return i
+			}
+		}
+	}
+	return 0
+}
+
+// withoutLoopback returns the endpoints of eps whose host is not a loopback
+// (or unspecified) address, in place.
+func withoutLoopback(eps []url.URL) []url.URL {
+	out := eps[:0]
+	for _, u := range eps {
+		if !isLoopbackEndpoint(&u) {
+			out = append(out, u)
+		}
+	}
+	return out
+}
+
+// hasRemoteEndpoint reports whether any of eps is an http(s) endpoint on a
+// host that is not a loopback address.
+func hasRemoteEndpoint(eps []url.URL) bool {
+	for i := range eps {
+		switch eps[i].Scheme {
+		case "http", "https":
+			if !isLoopbackEndpoint(&eps[i]) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// isLoopbackEndpoint reports whether u's host names this machine without a
+// DNS lookup: "localhost", "*.localhost", a loopback or unspecified IP.
+func isLoopbackEndpoint(u *url.URL) bool {
+	switch u.Scheme {
+	case "http", "https":
+	default:
+		return false
+	}
+	host := strings.TrimSuffix(strings.ToLower(u.Hostname()), ".")
+	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
+		return true
+	}
+	if ip, err := netip.ParseAddr(host); err == nil {
+		ip = ip.Unmap()
+		return ip.IsLoopback() || ip.IsUnspecified()
+	}
+	return false
 }
 
 // AutoSync calls Sync now and every interval until a Sync fails or ctx ends.

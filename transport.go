@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"sync/atomic"
 	"time"
@@ -21,7 +22,9 @@ type CancelableTransport interface {
 	CancelRequest(req *http.Request)
 }
 
-// DefaultTransport is used by a Client whose Config has no Transport.
+// DefaultTransport is the model of the transport a Client uses when its
+// Config has no Transport: each such Client gets its own clone, so that
+// Close can release the client's connections without touching another's.
 //
 // Unlike upstream's, it keeps enough idle connections per member for a
 // service that issues requests from many goroutines: with Go's default of two
@@ -54,72 +57,208 @@ const maxResponseBytes = 1 << 30
 // moves the request on to the next endpoint.
 var ErrResponseTooLarge = errors.New("client: response body too large")
 
-// endpointClient sends one request to one endpoint and reads the answer.
+// Causes of a request's cancellation other than the caller's context; they
+// become the endpoint's error.
+var (
+	errHeaderTimeout = errors.New("header timeout")
+	errBodyStalled   = errors.New("body stalled")
+	errMemberSilent  = errors.New("member silent")
+)
+
+// endpointClient sends one request to one endpoint.
 type endpointClient struct {
 	transport     CancelableTransport
 	headerTimeout time.Duration
 	maxBody       int64
+	liveness      *liveness // nil: waiting requests are not checked
+	// closing ends with the client; Close cancels the requests that may
+	// last long (watches, streamed answers) through it.
+	closing context.Context
 }
 
 // do sends the action's request to ep and returns the response with its
-// whole body read. The response body is closed when do returns.
-//
-// The header timeout bounds only the wait for response headers, and not at
-// all for requests that wait for an event (wait=true), whose headers a proxy
-// may hold back until the event happens. Context errors are returned as
-// themselves.
+// whole body read and closed.
 func (c *endpointClient) do(ctx context.Context, act httpAction, ep *url.URL) (*http.Response, []byte, error) {
-	req := act.HTTPRequest(*ep)
-	if req == nil {
-		return nil, nil, ErrNoRequest
-	}
-	if err := printcURL(req); err != nil {
+	resp, err := c.open(ctx, act, ep, false)
+	if err != nil {
 		return nil, nil, err
 	}
+	g := resp.Body.(*guardedBody)
+	body, err := readBody(resp, c.maxBody)
+	g.Close()
+	if err != nil {
+		// The headers came, so a write reached the member.
+		return nil, nil, c.failure(ctx, g.ctx, ep, fmt.Errorf("client: endpoint %s: reading response: %w", ep, err), g.write)
+	}
+	return resp, body, nil
+}
 
-	reqCtx, cancel := context.WithCancel(ctx)
-	defer cancel()
+// open sends the action's request to ep and returns the response with its
+// body still to be read; closing the body releases everything the request
+// holds.
+//
+// HeaderTimeoutPerRequest bounds the wait for the headers and then every
+// wait for more of the body, except for requests that wait for an event
+// (wait=true): a proxy may hold their headers until the event, and the event
+// may be hours away. Those are watched by liveness checks instead. Context
+// errors are returned as themselves; every other failure is an
+// *attemptError. A long request (a watch, or an answer streamed to the
+// caller) also ends when the client is closed.
+func (c *endpointClient) open(ctx context.Context, act httpAction, ep *url.URL, stream bool) (*http.Response, error) {
+	req := act.HTTPRequest(*ep)
+	if req == nil {
+		return nil, ErrNoRequest
+	}
+	if err := printcURL(req); err != nil {
+		return nil, err
+	}
+	waiting := isWaitRequest(req)
 
-	var timedOut atomic.Bool
-	var timer *time.Timer
-	if c.headerTimeout > 0 && !isWaitRequest(req) {
-		timer = time.AfterFunc(c.headerTimeout, func() {
-			timedOut.Store(true)
-			cancel()
-		})
+	reqCtx, cancel := context.WithCancelCause(ctx)
+	var sent *sentTracker
+	if req.Method != http.MethodGet && req.Method != http.MethodHead {
+		sent = new(sentTracker)
+		reqCtx = sent.trace(reqCtx)
+	}
+	g := &guardedBody{ctx: reqCtx, cancel: cancel, idle: c.headerTimeout, write: sent != nil}
+	if c.headerTimeout > 0 && !waiting {
+		g.timer = time.AfterFunc(c.headerTimeout, g.timeout)
+	}
+	if waiting && c.liveness != nil {
+		g.unwatch = c.liveness.watch(ep, func() { g.cancel(errMemberSilent) })
+	}
+	if (waiting || stream) && c.closing != nil {
+		g.unclose = context.AfterFunc(c.closing, func() { g.cancel(ErrClientClosed) })
 	}
 
 	resp, err := c.transport.RoundTrip(req.WithContext(reqCtx))
-	if timer != nil && !timer.Stop() && err == nil {
-		// The deadline passed just as the headers arrived; the body read
-		// would fail on the cancelled context, so report the timeout.
+	if err == nil && g.timer != nil && !g.timer.Stop() {
+		// The deadline passed just as the headers arrived.
 		resp.Body.Close()
-		resp, err = nil, errors.New("timeout")
+		err = errHeaderTimeout
 	}
 	if err != nil {
-		if ctxErr := ctx.Err(); ctxErr != nil {
-			return nil, nil, ctxErr
-		}
-		if timedOut.Load() {
-			return nil, nil, fmt.Errorf("client: endpoint %s exceeded header timeout", ep)
-		}
-		return nil, nil, err
+		g.release()
+		return nil, c.failure(ctx, reqCtx, ep, err, sent.mayHaveReached(err))
 	}
-	defer resp.Body.Close()
-
-	// Transports other than *http.Transport may ignore the request context
-	// while the body is read; closing the body unblocks them.
-	stop := context.AfterFunc(reqCtx, func() { resp.Body.Close() })
-	defer stop()
-
-	body, err := readBody(resp, c.maxBody)
-	if err != nil {
-		if ctxErr := ctx.Err(); ctxErr != nil {
-			return nil, nil, ctxErr
-		}
-		return nil, nil, fmt.Errorf("client: endpoint %s: reading response: %w", ep, err)
+	g.body = resp.Body
+	if g.timer != nil {
+		g.reading.Store(true)
+		g.timer.Reset(c.headerTimeout)
 	}
-	return resp, body, nil
+	resp.Body = g
+	return resp, nil
+}
+
+// failure turns an error of one attempt into what the caller sees: the
+// caller's own context error as itself, anything else as an *attemptError
+// that names the endpoint and says whether a write may have been applied.
+func (c *endpointClient) failure(ctx, reqCtx context.Context, ep *url.URL, err error, mayHaveReached bool) error {
+	if ctxErr := ctx.Err(); ctxErr != nil {
+		return ctxErr
+	}
+	switch context.Cause(reqCtx) {
+	case ErrClientClosed:
+		return ErrClientClosed
+	case errHeaderTimeout:
+		err = fmt.Errorf("client: endpoint %s exceeded header timeout", ep)
+	case errBodyStalled:
+		err = fmt.Errorf("client: endpoint %s: response stalled for %v: %w", ep, c.headerTimeout, ErrResponseStalled)
+	case errMemberSilent:
+		err = fmt.Errorf("client: endpoint %s: %w", ep, ErrMemberSilent)
+	}
+	return &attemptError{endpoint: ep.String(), err: err, mayHaveApplied: mayHaveReached}
+}
+
+// guardedBody is a response body whose reads are bounded by the idle
+// timeout, and whose Close releases the request's context, timer and
+// liveness registration.
+type guardedBody struct {
+	body    io.ReadCloser
+	ctx     context.Context
+	cancel  context.CancelCauseFunc
+	idle    time.Duration
+	timer   *time.Timer // nil when reads are not bounded
+	reading atomic.Bool // headers arrived: a timeout is now a stalled body
+	unwatch func()
+	unclose func() bool
+	closed  atomic.Bool
+	write   bool // the request may change the keyspace
+}
+
+func (g *guardedBody) timeout() {
+	if g.reading.Load() {
+		g.cancel(errBodyStalled)
+		// Transports other than *http.Transport may ignore the request
+		// context while the body is read; closing the body unblocks them.
+		g.body.Close()
+		return
+	}
+	g.cancel(errHeaderTimeout)
+}
+
+func (g *guardedBody) Read(p []byte) (int, error) {
+	n, err := g.body.Read(p)
+	if n > 0 && g.timer != nil && err == nil {
+		g.timer.Reset(g.idle)
+	}
+	return n, err
+}
+
+func (g *guardedBody) Close() error {
+	if !g.closed.CompareAndSwap(false, true) {
+		return nil
+	}
+	err := g.body.Close()
+	g.release()
+	return err
+}
+
+func (g *guardedBody) release() {
+	if g.timer != nil {
+		g.timer.Stop()
+	}
+	if g.unwatch != nil {
+		g.unwatch()
+	}
+	if g.unclose != nil {
+		g.unclose()
+	}
+	g.cancel(nil)
+}
+
+// sentTracker learns from the transport whether a request was written
+// completely: only then can a server have acted on it.
+type sentTracker struct {
+	traced atomic.Bool // the transport reports its progress
+	wrote  atomic.Bool // the whole request was written
+}
+
+func (s *sentTracker) trace(ctx context.Context) context.Context {
+	return httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+		GetConn: func(string) { s.traced.Store(true) },
+		WroteRequest: func(info httptrace.WroteRequestInfo) {
+			if info.Err == nil {
+				s.wrote.Store(true)
+			}
+		},
+	})
+}
+
+// mayHaveReached reports whether a write that failed with err may have
+// reached a server. Reads (a nil tracker) never matter.
+func (s *sentTracker) mayHaveReached(err error) bool {
+	if s == nil {
+		return false
+	}
+	if s.traced.Load() {
+		return s.wrote.Load()
+	}
+	// A transport that does not report progress: only a failed dial or name
+	// lookup proves that nothing was sent.
+	var dnsErr *net.DNSError
+	var opErr *net.OpError
+	return !errors.As(err, &dnsErr) && !(errors.As(err, &opErr) && opErr.Op == "dial")
 }
 
 // readBody reads the whole body into a buffer of its own, sized from

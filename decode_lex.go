@@ -1,0 +1,452 @@
+package client
+
+// The lexical layer of the response decoder: whitespace, literals, numbers,
+// strings, and skipping values of unknown fields. It accepts exactly the JSON
+// that encoding/json accepts, and unescapes strings exactly as it does,
+// including the replacement of invalid UTF-8 and lone surrogates by U+FFFD.
+
+import (
+	"unicode/utf16"
+	"unicode/utf8"
+	"unsafe"
+)
+
+// plainByte[c] reports whether byte c can appear in a JSON string as itself
+// and stand for itself: printable ASCII other than '"' and '\\'.
+var plainByte = func() (t [256]bool) {
+	for c := 0x20; c < 0x80; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
+// skipSpace advances past JSON whitespace.
+func (d *decoder) skipSpace() {
+	for d.pos < len(d.buf) {
+		switch d.buf[d.pos] {
+		case ' ', '\t', '\n', '\r':
+			d.pos++
+		default:
+			return
+		}
+	}
+}
+
+// literal consumes lit (true, false or null), which must start at d.pos.
+func (d *decoder) literal(lit string) error {
+	for i := 0; i < len(lit); i++ {
+		if d.pos >= len(d.buf) {
+			return d.errEOF()
+		}
+		if d.buf[d.pos] != lit[i] {
+			return d.errSyntax("in literal " + lit)
+		}
+		d.pos++
+	}
+	return nil
+}
+
+// integer consumes a JSON number that must be an integer (no fraction, no
+// exponent) and returns its sign and magnitude. It fails on any other value
+// and on magnitudes beyond uint64.
+func (d *decoder) integer() (neg bool, mag uint64, err error) {
+	start := d.pos
+	if d.buf[d.pos] == '-' {
+		neg = true
+		d.pos++
+		if d.pos >= len(d.buf) {
+			return false, 0, d.errEOF()
+		}
+	}
+	c := d.buf[d.pos]
+	if c < '0' || c > '9' {
+		if neg {
+			return false, 0, d.errSyntax("in numeric literal")
+		}
+		return false, 0, d.errType("an integer")
+	}
+	d.pos++
+	mag = uint64(c - '0')
+	if c != '0' { // a leading zero is the whole integer part
+		for d.pos < len(d.buf) {
+			c = d.buf[d.pos]
+			if c < '0' || c > '9' {
+				break
+			}
+			v := uint64(c - '0')
+			if mag > (1<<64-1-v)/10 {
+				d.pos = start
+				return false, 0, d.errType("an integer of 64 bits")
+			}
+			mag = mag*10 + v
+			d.pos++
+		}
+	}
+	if d.pos < len(d.buf) {
+		switch d.buf[d.pos] {
+		case '.', 'e', 'E':
+			d.pos = start
+			return false, 0, d.errType("an integer")
+		}
+	}
+	return neg, mag, nil
+}
+
+// skipNumber consumes a JSON number of any form.
+func (d *decoder) skipNumber() error {
+	if d.buf[d.pos] == '-' {
+		d.pos++
+	}
+	if d.pos >= len(d.buf) {
+		return d.errEOF()
+	}
+	switch c := d.buf[d.pos]; {
+	case c == '0':
+		d.pos++
+	case '1' <= c && c <= '9':
+		d.skipDigits()
+	default:
+		return d.errSyntax("in numeric literal")
+	}
+	if d.pos < len(d.buf) && d.buf[d.pos] == '.' {
+		d.pos++
+		if err := d.someDigits(); err != nil {
+			return err
+		}
+	}
+	if d.pos < len(d.buf) && (d.buf[d.pos] == 'e' || d.buf[d.pos] == 'E') {
+		d.pos++
+		if d.pos < len(d.buf) && (d.buf[d.pos] == '+' || d.buf[d.pos] == '-') {
+			d.pos++
+		}
+		if err := d.someDigits(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// someDigits consumes one or more decimal digits.
+func (d *decoder) someDigits() error {
+	if d.pos >= len(d.buf) {
+		return d.errEOF()
+	}
+	if c := d.buf[d.pos]; c < '0' || c > '9' {
+		return d.errSyntax("in numeric literal")
+	}
+	d.skipDigits()
+	return nil
+}
+
+func (d *decoder) skipDigits() {
+	for d.pos < len(d.buf) && '0' <= d.buf[d.pos] && d.buf[d.pos] <= '9' {
+		d.pos++
+	}
+}
+
+// skipValue consumes any JSON value, checking its syntax and the depth
+// limit.
+func (d *decoder) skipValue() error {
+	switch c := d.buf[d.pos]; {
+	case c == '{':
+		return d.skipObject()
+	case c == '[':
+		return d.skipArray()
+	case c == '"':
+		return d.skipString()
+	case c == 't':
+		return d.literal("true")
+	case c == 'f':
+		return d.literal("false")
+	case c == 'n':
+		return d.literal("null")
+	case c == '-' || '0' <= c && c <= '9':
+		return d.skipNumber()
+	}
+	return d.errSyntax("looking for beginning of value")
+}
+
+func (d *decoder) skipObject() error {
+	if err := d.open(); err != nil {
+		return err
+	}
+	d.skipSpace()
+	if d.pos < len(d.buf) && d.buf[d.pos] == '}' {
+		d.pos++
+		d.depth--
+		return nil
+	}
+	for {
+		if d.pos >= len(d.buf) {
+			return d.errEOF()
+		}
+		if d.buf[d.pos] != '"' {
+			return d.errSyntax("looking for beginning of object key string")
+		}
+		if err := d.skipString(); err != nil {
+			return err
+		}
+		d.skipSpace()
+		if d.pos >= len(d.buf) {
+			return d.errEOF()
+		}
+		if d.buf[d.pos] != ':' {
+			return d.errSyntax("after object key")
+		}
+		d.pos++
+		d.skipSpace()
+		if d.pos >= len(d.buf) {
+			return d.errEOF()
+		}
+		if err := d.skipValue(); err != nil {
+			return err
+		}
+		d.skipSpace()
+		if d.pos >= len(d.buf) {
+			return d.errEOF()
+		}
+		switch d.buf[d.pos] {
+		case ',':
+			d.pos++
+			d.skipSpace()
+		case '}':
+			d.pos++
+			d.depth--
+			return nil
+		default:
+			return d.errSyntax("after object key:value pair")
+		}
+	}
+}
+
+func (d *decoder) skipArray() error {
+	if err := d.open(); err != nil {
+		return err
+	}
+	d.skipSpace()
+	if d.pos < len(d.buf) && d.buf[d.pos] == ']' {
+		d.pos++
+		d.depth--
+		return nil
+	}
+	for {
+		if d.pos >= len(d.buf) {
+			return d.errEOF()
+		}
+		if err := d.skipValue(); err != nil {
+			return err
+		}
+		d.skipSpace()
+		if d.pos >= len(d.buf) {
+			return d.errEOF()
+		}
+		switch d.buf[d.pos] {
+		case ',':
+			d.pos++
+			d.skipSpace()
+		case ']':
+			d.pos++
+			d.depth--
+			return nil
+		default:
+			return d.errSyntax("after array element")
+		}
+	}
+}
+
+// skipString consumes the string at d.pos (its opening quote), checking its
+// syntax but not unescaping it. Invalid UTF-8 is not a syntax error.
+func (d *decoder) skipString() error {
+	i := d.pos + 1
+	for i < len(d.buf) {
+		c := d.buf[i]
+		switch {
+		case c == '"':
+			d.pos = i + 1
+			return nil
+		case c == '\\':
+			if i+1 >= len(d.buf) {
+				d.pos = len(d.buf)
+				return d.errEOF()
+			}
+			switch d.buf[i+1] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				i += 2
+			case 'u':
+				if hex4(d.buf[i+2:]) < 0 {
+					d.pos = i + 2
+					return d.errBadHex()
+				}
+				i += 6
+			default:
+				d.pos = i + 1
+				return d.errSyntax("in string escape code")
+			}
+		case c < 0x20:
+			d.pos = i
+			return d.errSyntax("in string literal")
+		default:
+			i++
+		}
+	}
+	d.pos = len(d.buf)
+	return d.errEOF()
+}
+
+// str consumes the string at d.pos (its opening quote) and returns its
+// value. A string without escapes, control characters or invalid UTF-8 is
+// returned as a view of the body; any other is unescaped into the string
+// arena (see the aliasing invariant in decode.go).
+func (d *decoder) str() (string, error) {
+	start := d.pos + 1
+	i := start
+	for i < len(d.buf) {
+		c := d.buf[i]
+		if plainByte[c] {
+			i++
+			continue
+		}
+		if c == '"' {
+			d.pos = i + 1
+			if i == start {
+				return "", nil
+			}
+			return unsafe.String(&d.buf[start], i-start), nil
+		}
+		if c < utf8.RuneSelf {
+			break // escape or control character
+		}
+		r, size := utf8.DecodeRune(d.buf[i:])
+		if r == utf8.RuneError && size == 1 {
+			break // invalid UTF-8, to be replaced
+		}
+		i += size
+	}
+	// Reserve room for the common case, in which the value is no longer
+	// than its escaped form; rarer growth (invalid UTF-8 becomes 3 bytes)
+	// lets append move to a new array, leaving earlier strings untouched.
+	if need := i - start + 16; cap(d.strs)-len(d.strs) < need {
+		d.strs = make([]byte, 0, need+min(d.remaining(), maxStringBlock))
+	}
+	from := len(d.strs)
+	var err error
+	d.strs, err = d.appendUnescaped(d.strs, start)
+	if err != nil {
+		return "", err
+	}
+	if len(d.strs) == from {
+		return "", nil
+	}
+	s := d.strs[from:]
+	return unsafe.String(&s[0], len(s)), nil
+}
+
+// appendUnescaped appends to dst the value of the string whose contents
+// start at d.buf[i] (just past the opening quote), and moves d.pos past the
+// closing quote. It replaces invalid UTF-8 and unpaired surrogates with
+// U+FFFD, exactly as encoding/json does.
+func (d *decoder) appendUnescaped(dst []byte, i int) ([]byte, error) {
+	for i < len(d.buf) {
+		c := d.buf[i]
+		switch {
+		case plainByte[c]:
+			// Copy the run of plain bytes at once.
+			j := i + 1
+			for j < len(d.buf) && plainByte[d.buf[j]] {
+				j++
+			}
+			dst = append(dst, d.buf[i:j]...)
+			i = j
+		case c == '"':
+			d.pos = i + 1
+			return dst, nil
+		case c == '\\':
+			if i+1 >= len(d.buf) {
+				d.pos = len(d.buf)
+				return dst, d.errEOF()
+			}
+			switch e := d.buf[i+1]; e {
+			case '"', '\\', '/':
+				dst = append(dst, e)
+			case 'b':
+				dst = append(dst, '\b')
+			case 'f':
+				dst = append(dst, '\f')
+			case 'n':
+				dst = append(dst, '\n')
+			case 'r':
+				dst = append(dst, '\r')
+			case 't':
+				dst = append(dst, '\t')
+			case 'u':
+				r := hex4(d.buf[i+2:])
+				if r < 0 {
+					d.pos = i + 2
+					return dst, d.errBadHex()
+				}
+				i += 6
+				if utf16.IsSurrogate(r) {
+					// A pair only if a second \u escape follows and
+					// completes it; otherwise the first is replaced and
+					// what follows is read on its own.
+					r2 := rune(-1)
+					if i+1 < len(d.buf) && d.buf[i] == '\\' && d.buf[i+1] == 'u' {
+						r2 = hex4(d.buf[i+2:])
+					}
+					if p := utf16.DecodeRune(r, r2); p != utf8.RuneError {
+						r = p
+						i += 6
+					} else {
+						r = utf8.RuneError
+					}
+				}
+				dst = utf8.AppendRune(dst, r)
+				continue
+			default:
+				d.pos = i + 1
+				return dst, d.errSyntax("in string escape code")
+			}
+			i += 2
+		case c < 0x20:
+			d.pos = i
+			return dst, d.errSyntax("in string literal")
+		default: // c >= 0x80
+			r, size := utf8.DecodeRune(d.buf[i:])
+			if r == utf8.RuneError && size == 1 {
+				dst = utf8.AppendRune(dst, utf8.RuneError)
+			} else {
+				dst = append(dst, d.buf[i:i+size]...)
+			}
+			i += size
+		}
+	}
+	d.pos = len(d.buf)
+	return dst, d.errEOF()
+}
+
+// hex4 returns the value of the four hexadecimal digits that start b, or -1
+// if b does not start with four of them.
+func hex4(b []byte) rune {
+	if len(b) < 4 {
+		return -1
+	}
+	var r rune
+	for _, c := range b[:4] {
+		switch {
+		case '0' <= c && c <= '9':
+			c -= '0'
+		case 'a' <= c && c <= 'f':
+			c = c - 'a' + 10
+		case 'A' <= c && c <= 'F':
+			c = c - 'A' + 10
+		default:
+			return -1
+		}
+		r = r<<4 | rune(c)
+	}
+	return r
+}
+
+func (d *decoder) errBadHex() error {
+	return &decodeError{d.pos, "invalid \\u escape in string literal"}
+}
