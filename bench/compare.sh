@@ -8,7 +8,7 @@
 #
 # Full mode builds the benchmark binary once, runs it --rounds times (default 6)
 # with -count 1, rotating which client goes first in every round (BENCH_ROUND),
-# then measures peak RSS of one recursive GET of --rss-keys keys (default 1M)
+# then measures peak RSS (5 rounds, median) of one recursive GET of --rss-keys keys (default 1M)
 # per client in separate processes (/usr/bin/time -v, "Maximum resident set
 # size"), against a fixtureserver process whose memory does not count. It
 # prints the median per client and the ratio v2keys/upstream for ns/op, B/op,
@@ -20,7 +20,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-rounds=6 benchtime=1s bench=. large=0 rss=1 rss_keys=1000000 smoke=0 rss_rounds=3
+rounds=6 benchtime=1s bench=. large=0 rss=1 rss_keys=1000000 smoke=0 rss_rounds=5
 while [ $# -gt 0 ]; do
 	case $1 in
 	--smoke) smoke=1 ;;
