@@ -17,9 +17,13 @@ fi
 step "go vet"
 go vet ./...
 (cd bench && go vet ./...)
+(cd cmd/v2keys && go vet ./...)
 
 step "go test -race (library, against real etcd)"
 go test -race -count=1 -timeout 15m ./...
+
+step "go test -race (the v2keys command, against real etcd)"
+(cd cmd/v2keys && go test -race -count=1 -timeout 10m ./...)
 
 step "fuzz (short run of each fuzz target)"
 for target in $(go test -list '^Fuzz' . | grep '^Fuzz' || true); do

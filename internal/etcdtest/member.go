@@ -128,6 +128,11 @@ func (m *Member) setPaused(paused bool, sig syscall.Signal) error {
 		return err
 	}
 	m.paused = paused
+	if paused {
+		// kill(2) returns before the process's threads have stopped; under
+		// load a request sent right after could still be served.
+		return waitStopped(m.proc.pid(), 5*time.Second)
+	}
 	return nil
 }
 

@@ -1,0 +1,113 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// command is one entry of the command table: a leaf with run, or a group
+// (member, user, role, auth) with subs.
+type command struct {
+	name    string
+	args    string // argument synopsis, e.g. "<key> <value>"
+	summary string
+	run     func(e *env, c *command, args []string) int
+	subs    []*command
+}
+
+// commands is the command table, in the order help lists it. The
+// everyday commands are those of etcdctl v2; export and import are ours.
+// A "migrate" command (v2 keyspace to v3) will join the group below export
+// and import; it will use go.etcd.io/etcd/client/v3.
+var commands = []*command{
+	{name: "get", args: "<key>", summary: "retrieve the value of a key", run: cmdGet},
+	{name: "set", args: "<key> <value>", summary: "set the value of a key", run: cmdSet},
+	{name: "mk", args: "<key> <value>", summary: "make a new key with a given value", run: cmdMk},
+	{name: "mkdir", args: "<key>", summary: "make a new directory", run: cmdMkdir},
+	{name: "setdir", args: "<key>", summary: "create a new directory or update an existing directory TTL", run: cmdSetdir},
+	{name: "update", args: "<key> <value>", summary: "update an existing key with a given value", run: cmdUpdate},
+	{name: "updatedir", args: "<key>", summary: "update an existing directory", run: cmdUpdatedir},
+	{name: "rm", args: "<key>", summary: "remove a key or a directory", run: cmdRm},
+	{name: "rmdir", args: "<key>", summary: "removes the key if it is an empty directory or a key-value pair", run: cmdRmdir},
+	{name: "ls", args: "[key]", summary: "retrieve a directory", run: cmdLs},
+	{name: "watch", args: "<key>", summary: "watch a key for changes", run: cmdWatch},
+	{name: "exec-watch", args: "<key> [--] <command> [args...]", summary: "watch a key for changes and exec an executable", run: cmdExecWatch},
+	{name: "member", summary: "member add, remove, update and list subcommands", subs: memberCommands},
+	{name: "user", summary: "user add, grant and revoke subcommands", subs: userCommands},
+	{name: "role", summary: "role add, grant and revoke subcommands", subs: roleCommands},
+	{name: "auth", summary: "overall auth controls", subs: authCommands},
+	{name: "cluster-health", args: "", summary: "check the health of the etcd cluster", run: cmdClusterHealth},
+
+	// Bulk data: a subtree to and from a file.
+	{name: "export", args: "<key> <file|->", summary: "write a consistent snapshot of a subtree to a JSON Lines file", run: cmdExport},
+	{name: "import", args: "<file|-> [target-prefix]", summary: "restore an export file into the v2 keyspace", run: cmdImport},
+}
+
+// newFlags returns the flag set of command c, printing its errors and usage
+// to e.stderr.
+func (e *env) newFlags(c *command, parent string) *flag.FlagSet {
+	name := strings.TrimSpace(parent + " " + c.name)
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(e.stderr, "Usage: v2keys [global flags] %s [flags] %s\n%s\n", name, c.args, c.summary)
+		if hasFlags(fs) {
+			fmt.Fprintln(e.stderr, "Flags:")
+			fs.PrintDefaults()
+		}
+	}
+	return fs
+}
+
+func hasFlags(fs *flag.FlagSet) bool {
+	n := 0
+	fs.VisitAll(func(*flag.Flag) { n++ })
+	return n > 0
+}
+
+// parseArgs parses a command's flags and checks that between min and max
+// positional arguments remain (max < 0: no limit). A flag written after a
+// positional argument is reported, not silently taken as an argument.
+func (e *env) parseArgs(fs *flag.FlagSet, args []string, min, max int) ([]string, bool) {
+	if err := fs.Parse(args); err != nil {
+		return nil, false
+	}
+	rest := fs.Args()
+	if max >= 0 && len(rest) > max {
+		for _, a := range rest[min:] {
+			if strings.HasPrefix(a, "-") && len(a) > 1 {
+				fmt.Fprintf(e.stderr, "Error:  flag %s given after the arguments; flags go before them (use -- before a value that starts with '-')\n", a)
+				return nil, false
+			}
+		}
+		fmt.Fprintf(e.stderr, "Error:  too many arguments: %s\n", strings.Join(rest[max:], " "))
+		fs.Usage()
+		return nil, false
+	}
+	return rest, true // too few: the command says what is missing, as etcdctl does
+}
+
+func printUsage(w io.Writer) {
+	fmt.Fprint(w, `v2keys: a command-line client for the etcd v2 keyspace (etcdctl v2 compatible)
+
+Usage: v2keys [global flags] <command> [flags] [arguments]
+
+Commands:
+`)
+	for _, c := range commands {
+		fmt.Fprintf(w, "  %-15s %s\n", c.name, c.summary)
+	}
+	fmt.Fprint(w, "\nGlobal flags:\n")
+	fs := newGlobalFlagSet(&globals{}, w)
+	fs.PrintDefaults()
+	fmt.Fprint(w, "\nRun 'v2keys <command> -h' for a command's flags.\n")
+}
+
+func printSubUsage(w io.Writer, parent string, subs []*command) {
+	fmt.Fprintf(w, "Usage: v2keys [global flags] %s <subcommand> [flags] [arguments]\n\nSubcommands:\n", parent)
+	for _, c := range subs {
+		fmt.Fprintf(w, "  %-8s %-28s %s\n", c.name, c.args, c.summary)
+	}
+}

@@ -1,0 +1,271 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/v2keys/client"
+)
+
+// keysCommand runs the keys API part of a command: it builds the client
+// (syncing the cluster unless --no-sync) and calls do with a context bounded
+// by --total-timeout.
+func (e *env) keys(do func(k client.KeysAPI) int) int {
+	c, code := e.newClient(true)
+	if c == nil {
+		return code
+	}
+	return do(client.NewKeysAPI(c))
+}
+
+// valueArg returns args[1], or all of stdin when there is no such argument;
+// an empty value from stdin counts as missing, as in etcdctl.
+func (e *env) valueArg(args []string) (string, bool) {
+	if len(args) > 1 {
+		return args[1], true
+	}
+	if e.stdin == nil {
+		return "", false
+	}
+	b, err := io.ReadAll(e.stdin)
+	if err != nil || len(b) == 0 {
+		return "", false
+	}
+	return string(b), true
+}
+
+func ttlFlag(fs *flag.FlagSet) *int {
+	return fs.Int("ttl", 0, "key time-to-live in seconds")
+}
+
+func seconds(n int) time.Duration { return time.Duration(n) * time.Second }
+
+func cmdGet(e *env, c *command, args []string) int {
+	fs := e.newFlags(c, "")
+	sorted := fs.Bool("sort", false, "returns result in sorted order")
+	quorum := boolFlag(fs, "quorum", "q", "require quorum for get request")
+	args, ok := e.parseArgs(fs, args, 1, 1)
+	if !ok {
+		return ExitBadArgs
+	}
+	if len(args) == 0 {
+		return e.fail(ExitBadArgs, errors.New("key required"))
+	}
+	return e.keys(func(k client.KeysAPI) int {
+		ctx, cancel := e.requestContext()
+		defer cancel()
+		resp, err := k.Get(ctx, args[0], &client.GetOptions{Sort: *sorted, Quorum: *quorum})
+		if err != nil {
+			return e.fail(ExitServerError, err)
+		}
+		if resp.Node.Dir {
+			fmt.Fprintf(e.stderr, "%s: is a directory\n", resp.Node.Key)
+			return ExitBadArgs
+		}
+		printResponse(e.stdout, resp, e.g.output)
+		return ExitSuccess
+	})
+}
+
+// boolFlag defines a bool flag with a long and a short name.
+func boolFlag(fs *flag.FlagSet, long, short, usage string) *bool {
+	p := fs.Bool(long, false, usage)
+	fs.BoolVar(p, short, false, "short for --"+long)
+	return p
+}
+
+func cmdSet(e *env, c *command, args []string) int {
+	fs := e.newFlags(c, "")
+	ttl := ttlFlag(fs)
+	prevValue := fs.String("swap-with-value", "", "previous value")
+	prevIndex := fs.Int("swap-with-index", 0, "previous index")
+	args, ok := e.parseArgs(fs, args, 2, 2)
+	if !ok {
+		return ExitBadArgs
+	}
+	return e.setValue(args, &client.SetOptions{TTL: seconds(*ttl), PrevValue: *prevValue, PrevIndex: uint64(*prevIndex)})
+}
+
+func cmdUpdate(e *env, c *command, args []string) int {
+	fs := e.newFlags(c, "")
+	ttl := ttlFlag(fs)
+	args, ok := e.parseArgs(fs, args, 2, 2)
+	if !ok {
+		return ExitBadArgs
+	}
+	return e.setValue(args, &client.SetOptions{TTL: seconds(*ttl), PrevExist: client.PrevExist})
+}
+
+// setValue is set, update and mk without --in-order: a Set of args[0] to
+// the value from args[1] or stdin, printing the response.
+func (e *env) setValue(args []string, opts *client.SetOptions) int {
+	if len(args) == 0 {
+		return e.fail(ExitBadArgs, errors.New("key required"))
+	}
+	value, ok := e.valueArg(args)
+	if !ok {
+		return e.fail(ExitBadArgs, errors.New("value required"))
+	}
+	return e.keys(func(k client.KeysAPI) int {
+		ctx, cancel := e.requestContext()
+		defer cancel()
+		resp, err := k.Set(ctx, args[0], value, opts)
+		if err != nil {
+			return e.fail(ExitServerError, err)
+		}
+		printResponse(e.stdout, resp, e.g.output)
+		return ExitSuccess
+	})
+}
+
+func cmdMk(e *env, c *command, args []string) int {
+	fs := e.newFlags(c, "")
+	inOrder := fs.Bool("in-order", false, "create in-order key under directory <key>")
+	ttl := ttlFlag(fs)
+	args, ok := e.parseArgs(fs, args, 2, 2)
+	if !ok {
+		return ExitBadArgs
+	}
+	if !*inOrder {
+		return e.setValue(args, &client.SetOptions{TTL: seconds(*ttl), PrevExist: client.PrevNoExist})
+	}
+	if len(args) == 0 {
+		return e.fail(ExitBadArgs, errors.New("key required"))
+	}
+	value, ok := e.valueArg(args)
+	if !ok {
+		return e.fail(ExitBadArgs, errors.New("value required"))
+	}
+	return e.keys(func(k client.KeysAPI) int {
+		ctx, cancel := e.requestContext()
+		defer cancel()
+		resp, err := k.CreateInOrder(ctx, args[0], value, &client.CreateInOrderOptions{TTL: seconds(*ttl)})
+		if err != nil {
+			return e.fail(ExitServerError, err)
+		}
+		printResponse(e.stdout, resp, e.g.output)
+		return ExitSuccess
+	})
+}
+
+func cmdMkdir(e *env, c *command, args []string) int {
+	return e.dirCommand(c, args, client.PrevNoExist)
+}
+
+func cmdSetdir(e *env, c *command, args []string) int {
+	return e.dirCommand(c, args, client.PrevIgnore)
+}
+
+func cmdUpdatedir(e *env, c *command, args []string) int {
+	return e.dirCommand(c, args, client.PrevExist)
+}
+
+// dirCommand is mkdir, setdir and updatedir: a Set with Dir, which prints
+// nothing on success.
+func (e *env) dirCommand(c *command, args []string, prevExist client.PrevExistType) int {
+	fs := e.newFlags(c, "")
+	ttl := ttlFlag(fs)
+	args, ok := e.parseArgs(fs, args, 1, 1)
+	if !ok {
+		return ExitBadArgs
+	}
+	if len(args) == 0 {
+		return e.fail(ExitBadArgs, errors.New("key required"))
+	}
+	return e.keys(func(k client.KeysAPI) int {
+		ctx, cancel := e.requestContext()
+		defer cancel()
+		_, err := k.Set(ctx, args[0], "", &client.SetOptions{TTL: seconds(*ttl), Dir: true, PrevExist: prevExist})
+		if err != nil {
+			return e.fail(ExitServerError, err)
+		}
+		return ExitSuccess
+	})
+}
+
+func cmdRm(e *env, c *command, args []string) int {
+	fs := e.newFlags(c, "")
+	dir := fs.Bool("dir", false, "removes the key if it is an empty directory or a key-value pair")
+	recursive := boolFlag(fs, "recursive", "r", "removes the key and all child keys (if it is a directory)")
+	prevValue := fs.String("with-value", "", "previous value")
+	prevIndex := fs.Int("with-index", 0, "previous index")
+	args, ok := e.parseArgs(fs, args, 1, 1)
+	if !ok {
+		return ExitBadArgs
+	}
+	return e.remove(args, &client.DeleteOptions{Dir: *dir, Recursive: *recursive, PrevValue: *prevValue, PrevIndex: uint64(*prevIndex)})
+}
+
+func cmdRmdir(e *env, c *command, args []string) int {
+	fs := e.newFlags(c, "")
+	args, ok := e.parseArgs(fs, args, 1, 1)
+	if !ok {
+		return ExitBadArgs
+	}
+	return e.remove(args, &client.DeleteOptions{Dir: true})
+}
+
+// remove is rm and rmdir: a Delete that prints the removed value for a key
+// and nothing for a directory.
+func (e *env) remove(args []string, opts *client.DeleteOptions) int {
+	if len(args) == 0 {
+		return e.fail(ExitBadArgs, errors.New("key required"))
+	}
+	return e.keys(func(k client.KeysAPI) int {
+		ctx, cancel := e.requestContext()
+		defer cancel()
+		resp, err := k.Delete(ctx, args[0], opts)
+		if err != nil {
+			return e.fail(ExitServerError, err)
+		}
+		if resp.Node == nil || !resp.Node.Dir {
+			printResponse(e.stdout, resp, e.g.output)
+		}
+		return ExitSuccess
+	})
+}
+
+func cmdLs(e *env, c *command, args []string) int {
+	fs := e.newFlags(c, "")
+	sorted := fs.Bool("sort", false, "returns result in sorted order")
+	recursive := boolFlag(fs, "recursive", "r", "returns all key names recursively for the given path")
+	slash := fs.Bool("p", false, "append slash (/) to directories")
+	quorum := boolFlag(fs, "quorum", "q", "require quorum for get request")
+	args, ok := e.parseArgs(fs, args, 0, 1)
+	if !ok {
+		return ExitBadArgs
+	}
+	key := "/"
+	if len(args) > 0 {
+		key = args[0]
+	}
+	return e.keys(func(k client.KeysAPI) int {
+		ctx, cancel := e.requestContext()
+		defer cancel()
+		resp, err := k.Get(ctx, key, &client.GetOptions{Sort: *sorted, Recursive: *recursive, Quorum: *quorum})
+		if err != nil {
+			return e.fail(ExitServerError, err)
+		}
+		if !resp.Node.Dir {
+			fmt.Fprintln(e.stdout, resp.Node.Key)
+		}
+		var walk func(n *client.Node)
+		walk = func(n *client.Node) {
+			if n.Dir && *slash {
+				fmt.Fprintf(e.stdout, "%s/\n", n.Key)
+			} else {
+				fmt.Fprintln(e.stdout, n.Key)
+			}
+			for _, child := range n.Nodes {
+				walk(child)
+			}
+		}
+		for _, child := range resp.Node.Nodes {
+			walk(child)
+		}
+		return ExitSuccess
+	})
+}
