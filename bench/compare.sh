@@ -8,9 +8,10 @@
 #
 # Full mode builds the benchmark binary once, runs it --rounds times (default 6)
 # with -count 1, rotating which client goes first in every round (BENCH_ROUND),
-# then measures peak RSS (5 rounds, median) of one recursive GET of --rss-keys keys (default 1M)
-# per client in separate processes (/usr/bin/time -v, "Maximum resident set
-# size"), against a fixtureserver process whose memory does not count. It
+# then measures peak RSS (median of 5 rounds) of one recursive GET of
+# --rss-keys keys (default 1M) per client in separate processes (/usr/bin/time
+# -v, "Maximum resident set size"), against a fixtureserver process whose
+# memory does not count. It
 # prints the median per client and the ratio v2keys/upstream for ns/op, B/op,
 # allocs/op, MB/s and peak RSS. Raw output stays in $OUT (default: a temp dir).
 #
