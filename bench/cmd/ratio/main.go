@@ -192,14 +192,14 @@ func print(w io.Writer, order []string, samples map[key]map[string][]float64) {
 				r := median(o) / median(b)
 				logSum += math.Log(r)
 				count++
-				fmt.Fprintf(tw, "%.2fx\t", r)
+				fmt.Fprintf(tw, "%sx\t", formatRatio(r))
 			} else {
 				fmt.Fprint(tw, "-\t")
 			}
 			fmt.Fprintf(tw, "%d\t\n", n)
 		}
 		if count > 1 {
-			fmt.Fprintf(tw, "geomean\t\t\t\t%.2fx\t\t\n", math.Exp(logSum/float64(count)))
+			fmt.Fprintf(tw, "geomean\t\t\t\t%sx\t\t\n", formatRatio(math.Exp(logSum/float64(count))))
 		}
 		fmt.Fprintln(tw, "\t\t\t\t\t\t")
 	}
@@ -219,4 +219,12 @@ func format(v float64) string {
 	default:
 		return strconv.FormatFloat(v, 'g', 3, 64)
 	}
+}
+
+// formatRatio keeps two significant digits for ratios far below one.
+func formatRatio(r float64) string {
+	if r < 0.1 {
+		return strconv.FormatFloat(r, 'g', 2, 64)
+	}
+	return strconv.FormatFloat(r, 'f', 2, 64)
 }
