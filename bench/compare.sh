@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# compare.sh: compare the v2keys client with upstream (go.etcd.io/etcd/client/v2)
+# and plain net/http in the same run.
+#
+# Usage:
+#   ./compare.sh [--rounds N] [--benchtime D] [--bench REGEX] [--large] [--no-rss] [--rss-keys N]
+#   ./compare.sh --smoke
+#
+# Full mode builds the benchmark binary once, runs it --rounds times (default 6)
+# with -count 1, rotating which client goes first in every round (BENCH_ROUND),
+# then measures peak RSS (median of 5 rounds) of one recursive GET of
+# --rss-keys keys (default 1M) per client in separate processes (/usr/bin/time
+# -v, "Maximum resident set size"), against a fixtureserver process whose
+# memory does not count. It
+# prints the median per client and the ratio v2keys/upstream for ns/op, B/op,
+# allocs/op, MB/s and peak RSS. Raw output stays in $OUT (default: a temp dir).
+#
+# --smoke (CI): vet, all tests, every benchmark once (-benchtime 1x, no 1M
+# sizes), the RSS tools on 10k keys and the ratio table; exits non-zero on any
+# failure.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+rounds=6 benchtime=1s bench=. large=0 rss=1 rss_keys=1000000 smoke=0 rss_rounds=5
+while [ $# -gt 0 ]; do
+	case $1 in
+	--smoke) smoke=1 ;;
+	--rounds) rounds=$2; shift ;;
+	--benchtime) benchtime=$2; shift ;;
+	--bench) bench=$2; shift ;;
+	--large) large=1 ;;
+	--no-rss) rss=0 ;;
+	--rss-keys) rss_keys=$2; shift ;;
+	-h|--help) sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+	*) echo "compare.sh: unknown argument $1" >&2; exit 2 ;;
+	esac
+	shift
+done
+if [ $smoke = 1 ]; then
+	rounds=1 benchtime=1x large=0 rss_keys=10000 rss_rounds=1
+fi
+
+out=${OUT:-$(mktemp -d)}
+mkdir -p "$out"
+server_pid=
+cleanup() {
+	if [ -n "$server_pid" ]; then kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; fi
+}
+trap cleanup EXIT
+
+echo "== build (output in $out)" >&2
+go build -o "$out/bin/" ./cmd/...
+go test -c -o "$out/bin/bench.test" .
+
+if [ $smoke = 1 ]; then
+	echo "== vet and tests" >&2
+	go vet ./...
+	go test -count=1 ./...
+fi
+
+export BENCH_LARGE=$large
+: >"$out/bench.txt"
+for round in $(seq 1 "$rounds"); do
+	echo "== benchmarks, round $round/$rounds" >&2
+	# The test binary runs in a fresh process per round; a failing
+	# benchmark makes it exit non-zero, which stops the script.
+	BENCH_ROUND=$round "$out/bin/bench.test" -test.run '^$' -test.bench "$bench" \
+		-test.benchtime "$benchtime" -test.count 1 -test.timeout 60m | tee "$out/round-$round.txt" >&2
+	grep '^Benchmark' "$out/round-$round.txt" >>"$out/bench.txt" || true
+	if grep -q -e '^--- FAIL' -e '^FAIL' "$out/round-$round.txt"; then
+		echo "compare.sh: benchmark failure in round $round" >&2
+		exit 1
+	fi
+done
+
+: >"$out/rss.txt"
+if [ $rss = 1 ]; then
+	echo "== peak RSS of one recursive GET of $rss_keys keys" >&2
+	"$out/bin/fixtureserver" -keys "$rss_keys" >"$out/fixtureserver.url" 2>"$out/fixtureserver.log" &
+	server_pid=$!
+	for _ in $(seq 1 600); do
+		[ -s "$out/fixtureserver.url" ] && break
+		kill -0 "$server_pid" 2>/dev/null || { cat "$out/fixtureserver.log" >&2; exit 1; }
+		sleep 0.1
+	done
+	url=$(head -n1 "$out/fixtureserver.url")
+	[ -n "$url" ] || { echo "compare.sh: fixtureserver did not start" >&2; exit 1; }
+	if [ $rss_keys -ge 1000000 ]; then label="$((rss_keys / 1000000))M"; else label="$((rss_keys / 1000))k"; fi
+	impls=(v2keys upstream raw)
+	for round in $(seq 1 "$rss_rounds"); do
+		for i in 0 1 2; do
+			im=${impls[$(((i + round) % 3))]}
+			log="$out/rss-$im-$round.log"
+			if [ -x /usr/bin/time ]; then
+				/usr/bin/time -v "$out/bin/rssget" -impl "$im" -endpoint "$url" 2>"$log"
+				kib=$(sed -n 's/.*Maximum resident set size (kbytes): *//p' "$log")
+			else
+				# Same getrusage figure, reported by rssget itself
+				# (install Debian package "time" for /usr/bin/time).
+				"$out/bin/rssget" -impl "$im" -endpoint "$url" 2>"$log"
+				kib=$(sed -n 's/.*peak RSS \([0-9]*\) KiB.*/\1/p' "$log")
+			fi
+			grep '^rssget:' "$log" >&2
+			[ -n "$kib" ] || { echo "compare.sh: no RSS figure for $im" >&2; cat "$log" >&2; exit 1; }
+			echo "BenchmarkPeakRSS/keys=$label/impl=$im 1 $kib peak-RSS-KiB" >>"$out/rss.txt"
+		done
+	done
+fi
+
+echo
+echo "Medians over $rounds round(s); ±: half the min-max range relative to the median."
+echo "v2keys/upstream below 1.00x means v2keys uses less (above 1.00x is better for MB/s)."
+echo
+go run ./cmd/ratio "$out/bench.txt" "$out/rss.txt"
