@@ -53,9 +53,13 @@ import (
 var ErrWatcherClosed = errors.New("client: watcher closed")
 
 // streamQueueLen bounds the events a streaming watcher holds that its
-// caller has not taken yet. When the queue is full the watcher stops
-// reading; the member then ends the stream, and the watcher catches up
-// from history once its caller has taken the queued events.
+// caller has not taken yet, both those read from the stream and those
+// already handed over for Next. Catch-up from history is eager for the
+// same reason: events are fetched while the caller is busy (reading a
+// Follow snapshot, say), before etcd's 1000-event history drops them. When
+// the queues are full the watcher stops reading; the member then ends the
+// stream, and the watcher catches up from history once its caller has
+// taken the queued events.
 var streamQueueLen = 4096
 
 // streamWatcher is the Watcher of WatcherOptions.Stream. One goroutine
@@ -69,7 +73,7 @@ type streamWatcher struct {
 
 	ctx    context.Context // ends with Close
 	cancel context.CancelFunc
-	out    chan streamItem // unbuffered: run hands over one item per Next
+	out    chan streamItem // run queues items here, eagerly, for Next to take
 	done   chan struct{}   // closed when run has ended, with err set
 	err    error
 
@@ -99,7 +103,7 @@ func newStreamWatcher(c *httpClusterClient, act waitAction) *streamWatcher {
 		maxLine: c.endpoint.maxBody,
 		ctx:     ctx,
 		cancel:  cancel,
-		out:     make(chan streamItem),
+		out:     make(chan streamItem, streamQueueLen),
 		done:    make(chan struct{}),
 	}
 }
