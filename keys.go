@@ -231,10 +231,18 @@ func (k *httpKeysAPI) Get(ctx context.Context, key string, opts *GetOptions) (*R
 	return k.do(ctx, act)
 }
 
-func (k *httpKeysAPI) do(ctx context.Context, act httpAction) (*Response, error) {
-	resp, body, err := k.client.Do(ctx, act)
+func (k *httpKeysAPI) do(ctx context.Context, act answerAction) (*Response, error) {
+	resp, body, err := k.client.Do(ctx, act.(httpAction))
 	if err != nil {
 		return nil, err
+	}
+	if ans := act.answer(); ans.decoded {
+		// A large answer, decoded while it was read.
+		if ans.invalid != nil {
+			return nil, ans.invalid
+		}
+		res := ans.res
+		return withHeaders(&res, resp.Header)
 	}
 	return unmarshalHTTPResponse(resp.StatusCode, resp.Header, body)
 }
@@ -252,6 +260,11 @@ func unmarshalHTTPResponse(code int, header http.Header, body []byte) (*Response
 	if err := decodeResponse(body, res); err != nil {
 		return nil, ErrInvalidJSON
 	}
+	return withHeaders(res, header)
+}
+
+// withHeaders sets the Response's Index and ClusterID from etcd's headers.
+func withHeaders(res *Response, header http.Header) (*Response, error) {
 	if idx := headerValue(header, "X-Etcd-Index"); idx != "" {
 		var err error
 		if res.Index, err = strconv.ParseUint(idx, 10, 64); err != nil {
@@ -344,6 +357,7 @@ type getAction struct {
 	Prefix string
 	Key    string
 	GetOptions
+	streamedAnswer
 }
 
 func (g *getAction) HTTPRequest(ep url.URL) *http.Request {
@@ -361,6 +375,7 @@ type setAction struct {
 	Key    string
 	Value  string
 	SetOptions
+	streamedAnswer
 }
 
 // A create or a compare-and-swap by index cannot apply twice; any other set
@@ -410,6 +425,7 @@ type deleteAction struct {
 	Prefix string
 	Key    string
 	DeleteOptions
+	streamedAnswer
 }
 
 // A delete by index cannot apply twice; any other delete could remove a key
@@ -445,6 +461,7 @@ type createInOrderAction struct {
 	Dir    string
 	Value  string
 	TTL    time.Duration
+	streamedAnswer
 }
 
 // Each application of an in-order create makes a new key.

@@ -1,6 +1,7 @@
 package client
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -84,7 +85,12 @@ func (c *endpointClient) do(ctx context.Context, act httpAction, ep *url.URL) (*
 		return nil, nil, err
 	}
 	g := resp.Body.(*guardedBody)
-	body, err := readBody(resp, c.maxBody)
+	var body []byte
+	if sink := sinkOf(act); sink != nil && (resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusCreated) {
+		body, err = readOrDecode(resp, c.maxBody, sink)
+	} else {
+		body, err = readBody(resp, c.maxBody)
+	}
 	g.Close()
 	if err != nil {
 		// The headers came, so a write reached the member.
@@ -274,16 +280,29 @@ func readBody(resp *http.Response, limit int64) ([]byte, error) {
 		}
 		return buf, nil
 	}
-	buf := make([]byte, 0, 512)
-	for {
+	buf, err := readUpTo(resp.Body, limit+1)
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(buf)) > limit {
+		return nil, fmt.Errorf("%w: more than %d bytes", ErrResponseTooLarge, limit)
+	}
+	return buf, nil
+}
+
+// readUpTo reads r to its end or until n bytes were read, doubling its
+// buffer as it fills (append's growth, 1.25x for large slices, would copy a
+// large body many times over).
+func readUpTo(r io.Reader, n int64) ([]byte, error) {
+	buf := make([]byte, 0, min(int64(512), n))
+	for int64(len(buf)) < n {
 		if len(buf) == cap(buf) {
-			buf = append(buf, 0)[:len(buf)]
+			grown := make([]byte, len(buf), min(2*int64(cap(buf)), n))
+			copy(grown, buf)
+			buf = grown
 		}
-		n, err := resp.Body.Read(buf[len(buf):cap(buf)])
-		buf = buf[:len(buf)+n]
-		if int64(len(buf)) > limit {
-			return nil, fmt.Errorf("%w: more than %d bytes", ErrResponseTooLarge, limit)
-		}
+		m, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+m]
 		if err == io.EOF {
 			return buf, nil
 		}
@@ -291,4 +310,87 @@ func readBody(resp *http.Response, limit int64) ([]byte, error) {
 			return nil, err
 		}
 	}
+	return buf, nil
+}
+
+// streamThreshold is the size above which a successful keys answer is
+// decoded as it is read instead of being buffered whole: a small answer is
+// cheapest decoded in place (its strings alias the buffer), a large one
+// (a recursive GET of a big keyspace, which etcd sends chunked, without
+// Content-Length) would cost the whole body on top of the tree.
+const streamThreshold = 1 << 20
+
+// streamedAnswer receives a large keys answer decoded while it was read.
+// The keys actions embed one, so that the transport can fill it.
+type streamedAnswer struct {
+	res     Response
+	decoded bool  // res holds the answer, and the body was not kept
+	invalid error // ErrInvalidJSON or ErrEmptyBody: the answer was not a keys response
+}
+
+func (a *streamedAnswer) answer() *streamedAnswer { return a }
+
+type answerAction interface{ answer() *streamedAnswer }
+
+// sinkOf finds the streamedAnswer of a keys action, through the layers
+// that wrap actions.
+func sinkOf(act httpAction) *streamedAnswer {
+	for {
+		switch a := act.(type) {
+		case answerAction:
+			return a.answer()
+		case *authedAction:
+			act = a.act
+		case *redirectedAction:
+			act = a.action
+		default:
+			return nil
+		}
+	}
+}
+
+// readOrDecode reads a successful keys answer: whole when it is small,
+// otherwise decoding it into sink as it arrives. A failure to read is
+// returned as an error (the attempt failed); an answer that is not a keys
+// response is recorded in sink, as the final answer.
+func readOrDecode(resp *http.Response, limit int64, sink *streamedAnswer) ([]byte, error) {
+	*sink = streamedAnswer{}
+	if resp.ContentLength >= 0 && (resp.ContentLength <= streamThreshold || resp.ContentLength > limit) {
+		return readBody(resp, limit)
+	}
+	head, err := readUpTo(resp.Body, min(streamThreshold, limit)+1)
+	if err != nil || int64(len(head)) <= streamThreshold {
+		if err == nil && int64(len(head)) > limit {
+			err = fmt.Errorf("%w: more than %d bytes", ErrResponseTooLarge, limit)
+		}
+		return head, err
+	}
+	body := &limitedBody{r: io.MultiReader(bytes.NewReader(head), resp.Body), left: limit}
+	err = decodeStreamResponse(body, &sink.res)
+	var re *readError
+	switch {
+	case err == nil:
+		sink.decoded = true
+		return nil, nil
+	case errors.As(err, &re):
+		return nil, re.err
+	default:
+		sink.decoded, sink.invalid = true, ErrInvalidJSON
+		return nil, nil
+	}
+}
+
+// limitedBody fails with ErrResponseTooLarge past left bytes.
+type limitedBody struct {
+	r    io.Reader
+	left int64
+}
+
+func (l *limitedBody) Read(p []byte) (int, error) {
+	n, err := l.r.Read(p)
+	l.left -= int64(n)
+	if l.left < 0 {
+		return n, fmt.Errorf("%w: the answer is longer", ErrResponseTooLarge)
+	}
+	return n, err
 }

@@ -60,9 +60,10 @@ type streamDecoder struct {
 	rerr error  // io.EOF or *readError once reading ended, sticky
 
 	emit   func(*Node) error
-	sblock []byte // current string block; len is the used part
-	nslab  int    // size of the next Node slab
-	tslab  int    // size of the next time slab
+	res    *Response // tree mode (decodeStreamResponse): decode into res instead of emitting
+	sblock []byte    // current string block; len is the used part
+	nslab  int       // size of the next Node slab
+	tslab  int       // size of the next time slab
 }
 
 // decodeStream decodes the keys-API body read from r and calls emit with
@@ -77,8 +78,25 @@ type streamDecoder struct {
 // early; a *readError when r fails; a *stopError when emit fails. Nodes
 // emitted before an error are real, but the body was not all read.
 func decodeStream(r io.Reader, emit func(*Node) error) error {
-	s := &streamDecoder{r: r, emit: emit, win: make([]byte, walkWindow), nslab: 8, tslab: 4}
+	return newStreamDecoder(r, emit, nil).decode()
+}
+
+// decodeStreamResponse decodes the keys-API body read from r into res,
+// exactly as decodeResponse does with the whole body, but without holding
+// the body: strings are copied into blocks of their own. It is for answers
+// too large to buffer cheaply (a recursive GET of a large keyspace). Its
+// errors are those of decodeStream.
+func decodeStreamResponse(r io.Reader, res *Response) error {
+	return newStreamDecoder(r, nil, res).decode()
+}
+
+func newStreamDecoder(r io.Reader, emit func(*Node) error, res *Response) *streamDecoder {
+	s := &streamDecoder{r: r, emit: emit, res: res, win: make([]byte, walkWindow), nslab: 8, tslab: 4}
 	s.buf = s.win[:0]
+	return s
+}
+
+func (s *streamDecoder) decode() error {
 	err := s.run()
 	if de, ok := err.(*decodeError); ok {
 		de.off += int(s.base)
@@ -429,6 +447,19 @@ func (s *streamDecoder) timeField(p **time.Time) error {
 
 // response decodes the top-level object at pos.
 func (s *streamDecoder) response() error {
+	if s.res != nil {
+		return s.object(func(f int) error {
+			switch f {
+			case fieldAction:
+				return s.stringField(&s.res.Action)
+			case fieldNode:
+				return s.treeNodeField(&s.res.Node)
+			case fieldPrevNode:
+				return s.treeNodeField(&s.res.PrevNode)
+			}
+			return s.skipValue()
+		})
+	}
 	var action string
 	return s.object(func(f int) error {
 		switch f {
@@ -486,6 +517,92 @@ func (s *streamDecoder) node(emit bool) error {
 	if err := s.emit(n); err != nil {
 		return &stopError{err}
 	}
+	return nil
+}
+
+// Tree mode: the same schema decoded into a Response, with the semantics
+// of decodeResponse (a repeated member replaces the earlier one, null
+// clears a node or a list, null elements stay in a list, [] is an empty
+// non-nil list).
+
+func (s *streamDecoder) treeNodeField(p **Node) error {
+	switch s.buf[s.pos] {
+	case '{':
+		n := s.newNode()
+		if err := s.treeNode(n); err != nil {
+			return err
+		}
+		*p = n
+		return nil
+	case 'n':
+		*p = nil
+		return s.lit("null")
+	}
+	return s.errType("a Node")
+}
+
+func (s *streamDecoder) treeNode(n *Node) error {
+	return s.object(func(f int) error {
+		switch f {
+		case fieldKey:
+			return s.stringField(&n.Key)
+		case fieldValue:
+			return s.stringField(&n.Value)
+		case fieldDir:
+			return s.boolField(&n.Dir)
+		case fieldNodes:
+			return s.treeNodesField(&n.Nodes)
+		case fieldCreatedIndex:
+			return s.uintField(&n.CreatedIndex)
+		case fieldModifiedIndex:
+			return s.uintField(&n.ModifiedIndex)
+		case fieldExpiration:
+			return s.timeField(&n.Expiration)
+		case fieldTTL:
+			return s.intField(&n.TTL)
+		}
+		return s.skipValue()
+	})
+}
+
+func (s *streamDecoder) treeNodesField(p *Nodes) error {
+	switch s.buf[s.pos] {
+	case 'n':
+		*p = nil
+		return s.lit("null")
+	case '[':
+	default:
+		return s.errType("Nodes")
+	}
+	base := len(s.stack)
+	err := s.array(func() error {
+		var n *Node
+		switch s.buf[s.pos] {
+		case '{':
+			n = s.newNode()
+			if err := s.treeNode(n); err != nil {
+				return err
+			}
+		case 'n':
+			if err := s.lit("null"); err != nil {
+				return err
+			}
+		default:
+			return s.errType("a Node")
+		}
+		s.stack = append(s.stack, n)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if len(s.stack) == base {
+		*p = Nodes{}
+		return nil
+	}
+	*p = s.newNodes(s.stack[base:])
+	clear(s.stack[base:])
+	s.stack = s.stack[:base]
 	return nil
 }
 
