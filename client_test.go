@@ -612,3 +612,54 @@ func TestConcurrentUse(t *testing.T) {
 		}
 	}
 }
+
+// TestLargeAnswers: an answer too large to buffer is decoded as it
+// arrives; a malformed one is ErrInvalidJSON, one cut short fails over.
+func TestLargeAnswers(t *testing.T) {
+	var big strings.Builder
+	big.WriteString(`{"action":"get","node":{"key":"/d","dir":true,"nodes":[`)
+	for i := 0; i < 3000; i++ {
+		if i > 0 {
+			big.WriteString(",")
+		}
+		fmt.Fprintf(&big, `{"key":"/d/%d","value":"%s","modifiedIndex":%d,"createdIndex":%d}`, i, strings.Repeat("v", 1000), i+5, i+5)
+	}
+	big.WriteString(`],"modifiedIndex":4,"createdIndex":4}}`)
+	body := big.String()
+	chunked := func(b string) http.HandlerFunc {
+		return func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("X-Etcd-Index", "3005")
+			for rest := b; len(rest) > 0; { // flushed pieces: no Content-Length
+				n := min(len(rest), 64<<10)
+				w.Write([]byte(rest[:n]))
+				w.(http.Flusher).Flush()
+				rest = rest[n:]
+			}
+		}
+	}
+
+	ok := newFakeMember(t, chunked(body))
+	resp, err := NewKeysAPI(newTestClient(t, Config{}, ok.URL)).Get(context.Background(), "/d", nil)
+	if err != nil || len(resp.Node.Nodes) != 3000 || resp.Index != 3005 || resp.Node.Nodes[2999].ModifiedIndex != 3004 {
+		t.Fatalf("Get of a large answer: %v", err)
+	}
+
+	bad := newFakeMember(t, chunked(body[:len(body)-2]+"]]"))
+	if _, err := NewKeysAPI(newTestClient(t, Config{}, bad.URL)).Get(context.Background(), "/d", nil); err != ErrInvalidJSON {
+		t.Fatalf("malformed large answer: %v, want ErrInvalidJSON", err)
+	}
+
+	cut := newFakeMember(t, func(w http.ResponseWriter, r *http.Request) {
+		chunked(body[:2<<20])(w, r)
+		panic(http.ErrAbortHandler) // ends the connection mid-answer
+	})
+	c := newTestClient(t, Config{}, cut.URL, ok.URL)
+	if resp, err := NewKeysAPI(c).Get(context.Background(), "/d", nil); err != nil || len(resp.Node.Nodes) != 3000 {
+		t.Fatalf("a large answer cut short did not fail over: %v", err)
+	}
+
+	limited := newTestClient(t, Config{MaxResponseBytes: 1<<20 + 1000}, ok.URL)
+	if _, err := NewKeysAPI(limited).Get(context.Background(), "/d", nil); !errors.Is(err, ErrResponseTooLarge) {
+		t.Fatalf("answer over MaxResponseBytes: %v", err)
+	}
+}

@@ -616,3 +616,51 @@ func TestRealFailoverWhenMemberDies(t *testing.T) {
 		}
 	}
 }
+
+// TestRealLargeRecursiveGet reads an answer of several MiB, which etcd
+// sends chunked and the client decodes as it arrives, and checks every key.
+func TestRealLargeRecursiveGet(t *testing.T) {
+	kapi, p := sharedKeys(t)
+	ctx := testCtx(t)
+	const n = 2500
+	value := func(i int) string {
+		return fmt.Sprintf("%d:%s\"<&>\u00e9\n", i, strings.Repeat("x", 900+i%200))
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for g := 0; g < 8; g++ {
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			for i := g; i < n; i += 8 {
+				if _, err := kapi.Set(ctx, fmt.Sprintf("%s/d%d/k%04d", p, i%10, i), value(i), nil); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}(g)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	resp, err := kapi.Get(ctx, p, &GetOptions{Recursive: true, Sort: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := 0
+	for _, d := range resp.Node.Nodes {
+		for _, k := range d.Nodes {
+			var i int
+			fmt.Sscanf(k.Key[strings.LastIndex(k.Key, "/k")+2:], "%d", &i)
+			if k.Value != value(i) {
+				t.Fatalf("%s = %.40q..., want %.40q...", k.Key, k.Value, value(i))
+			}
+			seen++
+		}
+	}
+	if seen != n || resp.Index == 0 || resp.ClusterID == "" {
+		t.Fatalf("got %d keys, index %d, cluster %q", seen, resp.Index, resp.ClusterID)
+	}
+}
