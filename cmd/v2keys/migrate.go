@@ -41,6 +41,10 @@ type migrator struct {
 // etcd's history: a new snapshot must be copied.
 var errHistoryLost = errors.New("v2 history lost")
 
+// testHookCopied, when set by a test, is called after each batch of the
+// copy is queued, with the number of keys queued so far.
+var testHookCopied func(keys int64)
+
 // errInterrupted ends a copy that the run's context stopped.
 var errInterrupted = errors.New("interrupted")
 
@@ -245,9 +249,12 @@ func (m *migrator) copy() (*client.Follower, error) {
 	send := func() {
 		if len(b.ops) > 0 {
 			batches <- append([]clientv3.Op(nil), b.ops...)
-			m.keys.Add(b.puts)
+			n := m.keys.Add(b.puts)
 			m.bytes.Add(b.putBytes)
 			b.reset()
+			if testHookCopied != nil {
+				testHookCopied(n)
+			}
 		}
 	}
 	var rerr error
