@@ -131,6 +131,9 @@ func (m *migrator) run(overwrite bool) int {
 		existing, err = m.t.count(ctx, m.v3)
 	}
 	cancel()
+	if errors.Is(err, errNotState) {
+		return e.fail(ExitBadArgs, err)
+	}
 	if err != nil {
 		return e.fail(ExitServerError, err)
 	}

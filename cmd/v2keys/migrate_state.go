@@ -60,6 +60,9 @@ type stateStore struct {
 	cur *migrateState
 }
 
+// errNotState marks a state key holding something else: a usage error.
+var errNotState = errors.New("not a migration state")
+
 var errStateChanged = errors.New("the migration state was changed by another process (is a second migrate of the same target running?)")
 
 // load reads the state; a missing key leaves cur nil.
@@ -74,10 +77,10 @@ func (s *stateStore) load(ctx context.Context) error {
 	}
 	var st migrateState
 	if err := json.Unmarshal(resp.Kvs[0].Value, &st); err != nil || st.Format != stateFormat {
-		return fmt.Errorf("v3 key %q is not a v2keys migration state; choose another --state-key", s.key)
+		return fmt.Errorf("v3 key %q is not a v2keys migration state; choose another --state-key%w", s.key, errorMark{errNotState})
 	}
 	if st.Version != stateVersion {
-		return fmt.Errorf("migration state %q has version %d, this v2keys understands %d", s.key, st.Version, stateVersion)
+		return fmt.Errorf("migration state %q has version %d, this v2keys understands %d%w", s.key, st.Version, stateVersion, errorMark{errNotState})
 	}
 	s.cur, s.rev = &st, resp.Kvs[0].ModRevision
 	return nil
@@ -122,3 +125,9 @@ func (s *stateStore) commit(ops []clientv3.Op, st *migrateState) error {
 	s.cur, s.rev = &cp, resp.Header.Revision
 	return nil
 }
+
+// errorMark wraps a sentinel without adding to the message.
+type errorMark struct{ err error }
+
+func (m errorMark) Error() string { return "" }
+func (m errorMark) Unwrap() error { return m.err }
