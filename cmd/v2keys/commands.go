@@ -19,8 +19,7 @@ type command struct {
 
 // commands is the command table, in the order help lists it. The
 // everyday commands are those of etcdctl v2; export and import are ours.
-// A "migrate" command (v2 keyspace to v3) will join the group below export
-// and import; it will use go.etcd.io/etcd/client/v3.
+// migrate (v2 keyspace to v3) and v3-get use go.etcd.io/etcd/client/v3.
 var commands = []*command{
 	{name: "get", args: "<key>", summary: "retrieve the value of a key", run: cmdGet},
 	{name: "set", args: "<key> <value>", summary: "set the value of a key", run: cmdSet},
@@ -43,6 +42,10 @@ var commands = []*command{
 	// Bulk data: a subtree to and from a file.
 	{name: "export", args: "<key> <file|->", summary: "write a consistent snapshot of a subtree to a JSON Lines file", run: cmdExport},
 	{name: "import", args: "<file|-> [target-prefix]", summary: "restore an export file into the v2 keyspace", run: cmdImport},
+
+	// Leaving v2: a subtree into the v3 keyspace, kept in sync until cut-over.
+	{name: "migrate", args: "<key>", summary: "copy a v2 subtree into the v3 keyspace (--follow: keep it in sync; --verify: compare)", run: cmdMigrate},
+	{name: "v3-get", args: "<key>", summary: "print a v3 key, or with --prefix every v3 key under it", run: cmdV3Get},
 }
 
 // newFlags returns the flag set of command c, printing its errors and usage

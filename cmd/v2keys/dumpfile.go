@@ -9,18 +9,23 @@ import (
 	"time"
 )
 
-// The export file is JSON Lines: one header, one line per node in pre-order
-// (a directory before its children, siblings in increasing key order), and
-// one trailer, which lets import tell a complete file from a truncated one.
+// The export file is JSON Lines: one header, one line per node, and one
+// trailer, which lets import tell a complete file from a truncated one.
+// Version 2 (written now) lists nodes in post-order, as client.Walk hands
+// them out (a directory after its children, siblings in increasing key
+// order), so that export never holds more than one node; version 1
+// (still read) listed them in pre-order (a directory before its children).
 //
-//	{"format":"v2keys-export","version":1,"prefix":"/app","index":42,"clusterID":"cdf818194e3a8c32","time":"2024-05-01T10:00:00Z"}
-//	{"key":"/app","dir":true}
+//	{"format":"v2keys-export","version":2,"prefix":"/app","index":42,"clusterID":"cdf818194e3a8c32","time":"2024-05-01T10:00:00Z"}
 //	{"key":"/app/a","value":"1"}
 //	{"key":"/app/s","value":"x","ttl":30,"expiration":"2024-05-01T10:00:30Z"}
+//	{"key":"/app","dir":true}
 //	{"end":true,"nodes":3}
 const (
 	dumpFormat  = "v2keys-export"
-	dumpVersion = 1
+	dumpVersion = 2 // written: post-order
+
+	dumpVersionPreOrder = 1 // read too
 )
 
 // dumpHeader is the first line of an export file.
@@ -81,6 +86,13 @@ type dumpChecker struct {
 	nodes   int64     // node lines so far
 	trailer bool      // the trailer was seen
 	rootVal bool      // the subtree root is a key: no other node may follow
+	post    bool      // version 2: post-order
+	closed  bool      // post-order: the subtree root's line was seen
+
+	// expDirs holds the directories with an expiration, so that import
+	// can skip the nodes of one that has expired whatever the order
+	// (memory proportional to the number of such directories).
+	expDirs map[string]time.Time
 }
 
 type openDir struct {
@@ -110,9 +122,10 @@ func (c *dumpChecker) check(b []byte) (*dumpNode, error) {
 		if h.Format != dumpFormat {
 			return fail("not a v2keys export file (format %q, want %q)", h.Format, dumpFormat)
 		}
-		if h.Version != dumpVersion {
-			return fail("export format version %d not supported (want %d)", h.Version, dumpVersion)
+		if h.Version != dumpVersion && h.Version != dumpVersionPreOrder {
+			return fail("export format version %d not supported (want %d or %d)", h.Version, dumpVersionPreOrder, dumpVersion)
 		}
+		c.post = h.Version == dumpVersion
 		if !validKey(h.Prefix) {
 			return fail("bad prefix %q", h.Prefix)
 		}
@@ -126,6 +139,9 @@ func (c *dumpChecker) check(b []byte) (*dumpNode, error) {
 	if l.End {
 		if l.Nodes == nil || *l.Nodes != c.nodes {
 			return fail("end line counts %v nodes, the file has %d", deref(l.Nodes), c.nodes)
+		}
+		if c.post && len(c.stack) > 0 && c.stack[len(c.stack)-1].key != "" {
+			return fail("end line before the line of directory %s", c.stack[len(c.stack)-1].key)
 		}
 		c.trailer = true
 		return nil, nil
@@ -148,6 +164,19 @@ func (c *dumpChecker) check(b []byte) (*dumpNode, error) {
 	}
 	if n.TTL > 0 && n.Expiration == nil {
 		return fail("key %s has a ttl but no expiration", n.Key)
+	}
+	if n.Dir && n.Expiration != nil {
+		if c.expDirs == nil {
+			c.expDirs = map[string]time.Time{}
+		}
+		c.expDirs[n.Key] = *n.Expiration
+	}
+	if c.post {
+		if err := c.placePostOrder(n); err != nil {
+			return fail("%v", err)
+		}
+		c.nodes++
+		return n, nil
 	}
 	if c.rootVal {
 		return fail("%s follows the exported key %s, which is not a directory", n.Key, c.header.Prefix)
@@ -180,6 +209,72 @@ func (c *dumpChecker) check(b []byte) (*dumpNode, error) {
 	top.lastChild = n.Key
 	c.push(n)
 	return n, nil
+}
+
+// placePostOrder checks that n comes where post-order puts it. The stack
+// holds the directories opened by a deeper node whose own line has not
+// come yet; for the keyspace root it starts with the root, never closed.
+func (c *dumpChecker) placePostOrder(n *dumpNode) error {
+	if c.closed {
+		return fmt.Errorf("%s follows the line of the exported key %s, which must be the last", n.Key, c.header.Prefix)
+	}
+	if k := len(c.stack); k > 0 && c.stack[k-1].key == n.Key {
+		if !n.Dir {
+			return fmt.Errorf("%s has nodes under it but is not a directory", n.Key)
+		}
+		c.stack = c.stack[:k-1]
+		c.closed = len(c.stack) == 0
+		return nil
+	}
+	if len(c.stack) == 0 {
+		if n.Key == c.base { // the exported key is a key or an empty directory
+			c.closed = true
+			return nil
+		}
+		if !strings.HasPrefix(n.Key, c.base+"/") {
+			return fmt.Errorf("%s is outside the exported prefix %s", n.Key, c.header.Prefix)
+		}
+		c.stack = append(c.stack, openDir{key: c.base})
+	}
+	top := c.stack[len(c.stack)-1].key
+	if !strings.HasPrefix(n.Key, top+"/") {
+		if c.base != "" && !strings.HasPrefix(n.Key, c.base+"/") {
+			return fmt.Errorf("%s is outside the exported prefix %s", n.Key, c.header.Prefix)
+		}
+		return fmt.Errorf("%s comes after nodes of directory %s but before its line (out of order, or that line is missing)", n.Key, top)
+	}
+	parts := strings.Split(n.Key[len(top)+1:], "/")
+	cur := top
+	for i, part := range parts {
+		child := cur + "/" + part
+		t := &c.stack[len(c.stack)-1]
+		if t.lastChild != "" && child <= t.lastChild {
+			return fmt.Errorf("%s does not sort after its sibling %s (duplicate or out of order)", child, t.lastChild)
+		}
+		t.lastChild = child
+		if i < len(parts)-1 {
+			c.stack = append(c.stack, openDir{key: child})
+			cur = child
+		}
+	}
+	return nil
+}
+
+// expiredAt reports whether key or one of its directories has expired at
+// now.
+func (c *dumpChecker) expiredAt(n *dumpNode, now time.Time) bool {
+	if n.Expiration != nil && !n.Expiration.After(now) {
+		return true
+	}
+	if len(c.expDirs) == 0 {
+		return false
+	}
+	for k := path.Dir(n.Key); k != "/" && k != "."; k = path.Dir(k) {
+		if exp, ok := c.expDirs[k]; ok && !exp.After(now) {
+			return true
+		}
+	}
+	return false
 }
 
 func (c *dumpChecker) push(n *dumpNode) {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,8 +15,9 @@ import (
 )
 
 // cmdExport writes a consistent snapshot of a subtree to a file (or to
-// stdout for "-"). The snapshot is one recursive, sorted, quorum read, so
-// every node in the file is as of the header's index. A file is written
+// stdout for "-"). The snapshot is one recursive, sorted, quorum read,
+// decoded and written as it arrives, so every node in the file is as of
+// the header's index and memory does not grow with the subtree. A file is written
 // under a temporary name and renamed when complete: an interrupted export
 // leaves no partial file behind.
 func cmdExport(e *env, c *command, args []string) int {
@@ -37,12 +39,16 @@ func cmdExport(e *env, c *command, args []string) int {
 	if cl == nil {
 		return code
 	}
-	ctx, cancel := e.requestContext()
-	resp, err := client.NewKeysAPI(cl).Get(ctx, key, &client.GetOptions{Recursive: true, Sort: true, Quorum: true})
-	cancel()
+	// The snapshot is read as it arrives (OpenSnapshot), never held whole:
+	// memory stays bounded however large the subtree. The nodes come in
+	// post-order, which is the order of the file (format version 2).
+	ctx, cancel := context.WithCancel(e.ctx)
+	defer cancel()
+	snap, err := client.OpenSnapshot(ctx, cl, key, &client.WalkOptions{Sort: true, Quorum: true})
 	if err != nil {
 		return e.fail(ExitServerError, err)
 	}
+	defer snap.Close()
 	snapTime := time.Now().UTC()
 
 	out, commit, abort, err := openOutput(dest, e.stdout)
@@ -51,13 +57,21 @@ func cmdExport(e *env, c *command, args []string) int {
 	}
 	prog := newProgress("exported", e.stderr)
 	w := &dumpWriter{w: bufio.NewWriterSize(out, 1<<16), prog: prog}
-	w.put(dumpHeader{Format: dumpFormat, Version: dumpVersion, Prefix: key, Index: resp.Index, ClusterID: resp.ClusterID, Time: snapTime})
-	if key == "/" {
-		for _, n := range resp.Node.Nodes {
-			w.tree(n)
+	w.put(dumpHeader{Format: dumpFormat, Version: dumpVersion, Prefix: key, Index: snap.Index, ClusterID: snap.ClusterID, Time: snapTime})
+	for n, err := range snap.All() {
+		if err != nil {
+			if w.err == nil {
+				w.err = fmt.Errorf("reading %s: %w", key, err)
+			}
+			break
 		}
-	} else {
-		w.tree(resp.Node)
+		if key == "/" && (n.Key == "" || n.Key == "/") {
+			continue // the keyspace root has no line
+		}
+		w.node(n)
+		if w.err != nil {
+			break
+		}
 	}
 	w.put(dumpTrailer{End: true, Nodes: w.nodes})
 	if w.err == nil {
@@ -72,7 +86,7 @@ func cmdExport(e *env, c *command, args []string) int {
 		return e.fail(ExitServerError, fmt.Errorf("writing %s: %w", dest, w.err))
 	}
 	if dest != "-" {
-		fmt.Fprintf(e.stderr, "exported %d nodes of %s at index %d to %s\n", w.nodes, key, resp.Index, dest)
+		fmt.Fprintf(e.stderr, "exported %d nodes of %s at index %d to %s\n", w.nodes, key, snap.Index, dest)
 	}
 	return ExitSuccess
 }
@@ -134,8 +148,8 @@ func (d *dumpWriter) put(v any) int {
 	return len(b)
 }
 
-// tree writes n and its descendants in pre-order.
-func (d *dumpWriter) tree(n *client.Node) {
+// node writes one node's line.
+func (d *dumpWriter) node(n *client.Node) {
 	line := dumpNode{Key: n.Key, Dir: n.Dir, TTL: n.TTL, Expiration: n.Expiration}
 	if !n.Dir {
 		v := n.Value
@@ -147,7 +161,4 @@ func (d *dumpWriter) tree(n *client.Node) {
 	size := d.put(line)
 	d.nodes++
 	d.prog.Add(size)
-	for _, child := range n.Nodes {
-		d.tree(child)
-	}
 }

@@ -143,9 +143,10 @@ func TestExportImportRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimSuffix(string(data), "\n"), "\n")
-	if len(lines) != len(want)+2 || !strings.HasPrefix(lines[0], `{"format":"v2keys-export","version":1,"prefix":"`+src+`","index":`) ||
-		lines[1] != `{"key":"`+src+`","dir":true}` || lines[len(lines)-1] != fmt.Sprintf(`{"end":true,"nodes":%d}`, len(want)) {
-		t.Fatalf("export file: %d lines, starting %q, %q, ending %q", len(lines), lines[0], lines[1], lines[len(lines)-1])
+	// Post-order (version 2): the exported directory's line comes last.
+	if len(lines) != len(want)+2 || !strings.HasPrefix(lines[0], `{"format":"v2keys-export","version":2,"prefix":"`+src+`","index":`) ||
+		lines[len(lines)-2] != `{"key":"`+src+`","dir":true}` || lines[len(lines)-1] != fmt.Sprintf(`{"end":true,"nodes":%d}`, len(want)) {
+		t.Fatalf("export file: %d lines, starting %q, ending %q, %q", len(lines), lines[0], lines[len(lines)-2], lines[len(lines)-1])
 	}
 
 	start = time.Now()
@@ -222,6 +223,7 @@ func writeFile(t *testing.T, content string) string {
 func TestImportMalformed(t *testing.T) {
 	ep := etcdtest.Shared(t).ClientURL()
 	const header = `{"format":"v2keys-export","version":1,"prefix":"/src","index":1,"clusterID":"x","time":"2020-01-01T00:00:00Z"}` + "\n"
+	const header2 = `{"format":"v2keys-export","version":2,"prefix":"/src","index":1,"clusterID":"x","time":"2020-01-01T00:00:00Z"}` + "\n"
 	const good = `{"key":"/src","dir":true}` + "\n" + `{"key":"/src/a","value":"a"}` + "\n"
 	cases := []struct {
 		name, content, want string
@@ -239,6 +241,11 @@ func TestImportMalformed(t *testing.T) {
 		{"dir with value", header + `{"key":"/src","dir":true,"value":"v"}` + "\n", "line 2: directory /src has a value"},
 		{"key without value", header + `{"key":"/src","dir":true}` + "\n" + `{"key":"/src/a"}` + "\n", `line 3: key /src/a has no "value"`},
 		{"unclean key", header + `{"key":"/src","dir":true}` + "\n" + `{"key":"/src//a","value":"x"}` + "\n", `line 3: bad key "/src//a"`},
+		{"v2 directory line missing", header2 + `{"key":"/src/d/a","value":"a"}` + "\n" + `{"key":"/src/e","value":"e"}` + "\n", "line 3: /src/e comes after nodes of directory /src/d but before its line"},
+		{"v2 root line missing", header2 + `{"key":"/src/a","value":"a"}` + "\n" + `{"end":true,"nodes":1}` + "\n", "line 3: end line before the line of directory /src"},
+		{"v2 key with children", header2 + `{"key":"/src/a/b","value":"a"}` + "\n" + `{"key":"/src/a","value":"x"}` + "\n", "line 3: /src/a has nodes under it but is not a directory"},
+		{"v2 out of order", header2 + `{"key":"/src/b","value":"a"}` + "\n" + `{"key":"/src/a","value":"x"}` + "\n", "line 3: /src/a does not sort after its sibling /src/b"},
+		{"v2 after root", header2 + `{"key":"/src","dir":true}` + "\n" + `{"key":"/src/a","value":"x"}` + "\n", "line 3: /src/a follows the line of the exported key /src"},
 		{"after end", header + good + `{"end":true,"nodes":2}` + "\n" + `{"key":"/src/z","value":"x"}` + "\n", "line 5: data after the end line"},
 	}
 	for _, c := range cases {

@@ -41,11 +41,12 @@ func cmdImport(e *env, c *command, args []string) int {
 
 	// Pass 1: validate. Stdin is spooled to a temporary file on the way,
 	// so that pass 2 can read it again without holding it in memory.
-	in, cleanup, header, err := e.validateInput(src)
+	in, cleanup, checked, err := e.validateInput(src)
 	if err != nil {
 		return e.fail(ExitBadArgs, fmt.Errorf("%s: %w; nothing was imported", src, err))
 	}
 	defer cleanup()
+	header := checked.header
 
 	target := header.Prefix
 	if len(args) == 2 {
@@ -59,19 +60,20 @@ func cmdImport(e *env, c *command, args []string) int {
 		return code
 	}
 	imp := &importer{
-		e:      e,
-		keys:   client.NewKeysAPI(cl),
-		base:   strings.TrimSuffix(header.Prefix, "/"),
-		target: strings.TrimSuffix(target, "/"),
-		prog:   newProgress("imported", e.stderr),
-		jobs:   make(chan importJob, *workers*4),
+		e:       e,
+		keys:    client.NewKeysAPI(cl),
+		base:    strings.TrimSuffix(header.Prefix, "/"),
+		target:  strings.TrimSuffix(target, "/"),
+		prog:    newProgress("imported", e.stderr),
+		jobs:    make(chan importJob, *workers*4),
+		expDirs: checked.expDirs,
 	}
 	return imp.run(in, *workers)
 }
 
 // validateInput checks the whole file and returns a reader positioned at
 // its start for the second pass.
-func (e *env) validateInput(src string) (io.ReadSeeker, func(), *dumpHeader, error) {
+func (e *env) validateInput(src string) (io.ReadSeeker, func(), *dumpChecker, error) {
 	var r io.Reader
 	var f *os.File
 	cleanup := func() {}
@@ -125,7 +127,7 @@ func (e *env) validateInput(src string) (io.ReadSeeker, func(), *dumpHeader, err
 		cleanup()
 		return nil, nil, nil, err
 	}
-	return f, cleanup, chk.header, nil
+	return f, cleanup, &chk, nil
 }
 
 type importJob struct {
@@ -143,6 +145,8 @@ type importer struct {
 	target string // destination prefix, without trailing slash
 	prog   *progress
 	jobs   chan importJob
+
+	expDirs map[string]time.Time // directories with an expiration (from pass 1)
 
 	nKeys, nDirs, nSkipped, nErrors atomic.Int64
 	fatal                           atomic.Pointer[error] // a connection failure: stop
@@ -167,9 +171,8 @@ func (imp *importer) run(in io.Reader, workers int) int {
 		}()
 	}
 
-	var chk dumpChecker // decodes again; the file was validated
+	chk := dumpChecker{expDirs: imp.expDirs} // decodes again; the file was validated
 	br := bufio.NewReaderSize(in, 1<<16)
-	skipBelow := "" // the key of an expired directory whose subtree is skipped
 	for imp.fatal.Load() == nil && imp.e.ctx.Err() == nil {
 		b, err := br.ReadBytes('\n')
 		if len(b) > 0 {
@@ -179,14 +182,12 @@ func (imp *importer) run(in io.Reader, workers int) int {
 				break
 			}
 			if n != nil {
+				// A node is skipped if it or one of its directories has
+				// expired (in post-order a directory comes after its
+				// nodes, so pass 1 collected the expiring directories).
 				now := time.Now()
-				if skipBelow != "" && strings.HasPrefix(n.Key, skipBelow+"/") {
+				if chk.expiredAt(n, now) {
 					imp.nSkipped.Add(1)
-				} else if n.Expiration != nil && !n.Expiration.After(now) {
-					imp.nSkipped.Add(1)
-					if n.Dir {
-						skipBelow = n.Key
-					}
 				} else {
 					imp.dispatch(chk.line, n, now)
 				}
