@@ -8,14 +8,6 @@ package client_test
 //
 // Deliberate difference: Client.GetVersion returns *client.Versions (same
 // fields and JSON tags) instead of etcd's *version.Versions.
-//
-// Not checked here yet: Discoverer and NewSRVDiscover, which live on another
-// branch (DNS SRV discovery); add
-//
-//	var _ func() client.Discoverer = client.NewSRVDiscover
-//	var _ func(client.Discoverer, string, string) ([]string, error) = client.Discoverer.Discover
-//
-// when the branches meet.
 
 import (
 	"context"
@@ -316,3 +308,9 @@ func TestAPISurfaceValues(t *testing.T) {
 		t.Errorf("Permissions.KV is a %v, want rwPermission", kv.Type)
 	}
 }
+
+// DNS SRV discovery.
+var (
+	_ func() client.Discoverer                                  = client.NewSRVDiscover
+	_ func(client.Discoverer, string, string) ([]string, error) = client.Discoverer.Discover
+)
