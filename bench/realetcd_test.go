@@ -41,12 +41,10 @@ var setKeys = func() []string {
 }()
 
 // benchRealEtcd starts one etcd for all sub-benchmarks and runs op for each
-// concurrency and client. It skips when no etcd binary is installed, even
-// with CI=true: the fixture tests already fail CI then.
+// concurrency and client. Without an etcd binary it skips, or fails under
+// CI=true (etcdtest.Require).
 func benchRealEtcd(b *testing.B, op func(ctx context.Context, k impl.Keys, worker int) error) {
-	if _, err := etcdtest.Binary(); err != nil {
-		b.Skip(err)
-	}
+	etcdtest.Require(b)
 	url := etcdtest.Start(b, 1).ClientURLs()[0]
 	seed := newKeys(b, impl.Raw(), url)
 	if err := seed.Set(context.Background(), "/bench/key", keyValue); err != nil {
