@@ -59,11 +59,12 @@ type streamDecoder struct {
 	base int64  // body offset of buf[0]
 	rerr error  // io.EOF or *readError once reading ended, sticky
 
-	emit   func(*Node) error
-	res    *Response // tree mode (decodeStreamResponse): decode into res instead of emitting
-	sblock []byte    // current string block; len is the used part
-	nslab  int       // size of the next Node slab
-	tslab  int       // size of the next time slab
+	emit    func(*Node) error
+	res     *Response // tree mode (decodeStreamResponse): decode into res instead of emitting
+	sblock  []byte    // current string block; len is the used part
+	scratch []byte    // reused: a string being unescaped
+	nslab   int       // size of the next Node slab
+	tslab   int       // size of the next time slab
 }
 
 // decodeStream decodes the keys-API body read from r and calls emit with
@@ -317,6 +318,19 @@ func (s *streamDecoder) str() (string, error) {
 		return s.copyString(s.buf[start:j]), nil
 	}
 	plain := j - start // the string starts with this many plain bytes
+	// Escapes or UTF-8, most likely whole in the window: unescape in one
+	// pass into the scratch buffer, then copy the value once.
+	var err error
+	s.scratch, err = s.appendUnescaped(append(s.scratch[:0], s.buf[start:j]...), j)
+	if err == nil {
+		return s.copyString(s.scratch), nil
+	}
+	if !s.windowEnded(err) {
+		return "", err
+	}
+	// The string (or an escape in it) goes on past the window: make it
+	// whole, and lex it again.
+	s.pos = start - 1
 	end, err := s.wholeString()
 	if err != nil {
 		return "", err
@@ -324,7 +338,7 @@ func (s *streamDecoder) str() (string, error) {
 	start = s.pos + 1
 	if end >= 0 {
 		raw := s.buf[start : end-1]
-		if plain = plainRun(raw, plain); plain == len(raw) {
+		if plain = plainRun(raw, min(plain, len(raw))); plain == len(raw) {
 			s.pos = end
 			return s.copyString(raw), nil
 		}
@@ -347,7 +361,15 @@ func (s *streamDecoder) str() (string, error) {
 	return unsafe.String(&v[0], len(v)), nil
 }
 
-// copyString returns a copy of raw in the string block.
+// windowEnded reports whether err may come from the lexer running out of
+// the window (an unfinished string or escape) while the body goes on: then
+// the token must be made whole and lexed again, and a genuine error will
+// recur.
+func (s *streamDecoder) windowEnded(err error) bool {
+	de, ok := err.(*decodeError)
+	return ok && s.rerr == nil && de.off >= len(s.buf)-12
+}
+
 func (s *streamDecoder) copyString(raw []byte) string {
 	if len(raw) == 0 {
 		return ""
