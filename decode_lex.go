@@ -7,6 +7,7 @@ package client
 
 import (
 	"encoding/binary"
+	"math/bits"
 	"unicode/utf16"
 	"unicode/utf8"
 	"unsafe"
@@ -31,8 +32,10 @@ func plainRun(b []byte, i int) int {
 		w := binary.LittleEndian.Uint64(b[i:])
 		q := w ^ (ones * '"')
 		bs := w ^ (ones * '\\')
-		if (w|(w-ones*0x20)&^w|(q-ones)&^q|(bs-ones)&^bs)&highs != 0 {
-			break
+		if m := (w | (w-ones*0x20)&^w | (q-ones)&^q | (bs-ones)&^bs) & highs; m != 0 {
+			// The lowest flagged byte is exact: a subtraction borrows
+			// only from a flagged byte, into the bytes above it.
+			return i + bits.TrailingZeros64(m)/8
 		}
 		i += 8
 	}
@@ -420,6 +423,10 @@ func (d *decoder) appendUnescaped(dst []byte, i int) ([]byte, error) {
 					return dst, d.errBadHex()
 				}
 				i += 6
+				if r < utf8.RuneSelf {
+					dst = append(dst, byte(r)) // \u003c and the like
+					continue
+				}
 				if utf16.IsSurrogate(r) {
 					// A pair only if a second \u escape follows and
 					// completes it; otherwise the first is replaced and
