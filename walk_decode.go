@@ -362,12 +362,12 @@ func (s *streamDecoder) str() (string, error) {
 }
 
 // windowEnded reports whether err may come from the lexer running out of
-// the window (an unfinished string or escape) while the body goes on: then
-// the token must be made whole and lexed again, and a genuine error will
-// recur.
+// the window (an unfinished string or escape) before the body's end: then
+// the token must be made whole, which also reports a failed read, and
+// lexed again, where a genuine error recurs.
 func (s *streamDecoder) windowEnded(err error) bool {
 	de, ok := err.(*decodeError)
-	return ok && s.rerr == nil && de.off >= len(s.buf)-12
+	return ok && s.rerr != io.EOF && de.off >= len(s.buf)-12
 }
 
 func (s *streamDecoder) copyString(raw []byte) string {
