@@ -38,6 +38,7 @@ while [ $# -gt 0 ]; do
 done
 if [ $smoke = 1 ]; then
 	rounds=1 benchtime=1x large=0 rss_keys=10000 rss_rounds=1
+	export BENCH_WATCH_WRITES=${BENCH_WATCH_WRITES:-300}
 fi
 
 out=${OUT:-$(mktemp -d)}
