@@ -39,5 +39,24 @@
 // context.DeadlineExceeded). When every endpoint failed, the error is a
 // *ClusterError listing each endpoint's failure. An error answered by the
 // keys API is the value Error (not a pointer) with the server's code; see
-// IsKeyNotFound.
+// IsKeyNotFound. A write that failed after its request may have reached a
+// member also satisfies errors.Is(err, ErrOutcomeUnknown): it may have been
+// applied.
+//
+// # Beyond upstream
+//
+// Additions that leave upstream's API and default behaviour as they are:
+//
+//   - Close, reached with c.(io.Closer).Close(), ends the client's
+//     goroutines, watches and idle connections.
+//   - WatcherOptions.Stream: a Watcher that reads every event from one
+//     long-lived request, keeping up with bursts of writes.
+//   - WatcherOptions.ResyncOnCleared: recovery, surfaced as a
+//     *HistoryClearedError, when etcd's event history was cleared.
+//   - Walk and OpenSnapshot: a recursive read of a whole keyspace in bounded
+//     memory, decoded as it arrives.
+//   - Follow: a consistent snapshot, then every change after it.
+//   - Config.WatchProbeInterval, Config.OneShotWrites and
+//     Config.MaxResponseBytes tune liveness checks, resending of writes and
+//     the largest answer read.
 package client
