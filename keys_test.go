@@ -512,13 +512,19 @@ func TestRealWatchResyncOnCleared(t *testing.T) {
 	for _, tc := range []struct {
 		name, key string
 		recursive bool
+		stream    bool
 	}{
-		{"recursive dir", p, true},
-		{"single key", p + "/hist", false},
-		{"missing key", p + "/nothing", false},
+		{"recursive dir", p, true, false},
+		{"single key", p + "/hist", false, false},
+		{"missing key", p + "/nothing", false, false},
+		{"recursive dir, streaming", p, true, true},
+		{"single key, streaming", p + "/hist", false, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			w := kapi.Watcher(tc.key, &WatcherOptions{AfterIndex: first.Node.ModifiedIndex - 1, Recursive: tc.recursive, ResyncOnCleared: true})
+			w := kapi.Watcher(tc.key, &WatcherOptions{AfterIndex: first.Node.ModifiedIndex - 1, Recursive: tc.recursive, ResyncOnCleared: true, Stream: tc.stream})
+			if c, ok := w.(interface{ Close() error }); ok {
+				defer c.Close()
+			}
 			ev, err := w.Next(ctx)
 			var hc *HistoryClearedError
 			if ev != nil || !errors.As(err, &hc) {

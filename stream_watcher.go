@@ -69,6 +69,7 @@ type streamWatcher struct {
 	act       waitAction // key, recursion; WaitIndex is the first index wanted (0: from now)
 	next      uint64     // owned by run: every matching event below it was delivered
 	maxLine   int64
+	resync    bool // WatcherOptions.ResyncOnCleared
 	startOnce sync.Once
 
 	ctx    context.Context // ends with Close
@@ -240,6 +241,21 @@ func (w *streamWatcher) session() (delivered bool, err error) {
 		wa := w.act
 		wa.WaitIndex = w.next
 		ev, err := watchOnce(ctx, w.client, wa)
+		var cleared Error
+		if err != nil && w.resync && errors.As(err, &cleared) && cleared.Code == ErrorCodeEventIndexCleared {
+			// The history was cleared: hand over the current state and
+			// go on after it (the stream skips what it already covers).
+			snap, err := resyncSnapshot(ctx, w.client, w.act)
+			if err != nil {
+				return delivered, err
+			}
+			if !w.send(streamItem{err: &HistoryClearedError{Snapshot: snap, Cleared: cleared}}) {
+				return delivered, nil
+			}
+			delivered = true
+			w.next = snap.Index + 1
+			continue
+		}
 		if err != nil {
 			return delivered, err
 		}

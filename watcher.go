@@ -115,7 +115,9 @@ func (k *httpKeysAPI) Watcher(key string, opts *WatcherOptions) Watcher {
 			act.WaitIndex = opts.AfterIndex + 1
 		}
 		if hc, ok := k.client.(*httpClusterClient); ok && opts.Stream {
-			return newStreamWatcher(hc, act)
+			w := newStreamWatcher(hc, act)
+			w.resync = opts.ResyncOnCleared
+			return w
 		}
 	}
 	w := &httpWatcher{client: k.client, nextWait: act}
@@ -196,23 +198,42 @@ func watchOnce(ctx context.Context, client httpClient, act waitAction) (*Respons
 // after that read. If the read fails, the watcher is unchanged, so the next
 // Next meets the cleared history again and retries.
 func (w *httpWatcher) resynchronize(ctx context.Context, cleared Error) error {
-	get := &getAction{Prefix: w.nextWait.Prefix, Key: w.nextWait.Key,
-		GetOptions: GetOptions{Recursive: w.nextWait.Recursive, Sort: true, Quorum: true}}
-	httpResp, body, err := w.client.Do(ctx, get)
+	snap, err := resyncSnapshot(ctx, w.client, w.nextWait)
 	if err != nil {
 		return err
+	}
+	w.nextWait.WaitIndex = snap.Index + 1
+	return &HistoryClearedError{Snapshot: snap, Cleared: cleared}
+}
+
+// resyncSnapshot reads the state of the key a watch is for (a quorum,
+// sorted GET, recursive if the watch is): the Snapshot of a
+// HistoryClearedError. A missing key gives a Response with a nil Node and
+// the index of the "key not found" answer.
+func resyncSnapshot(ctx context.Context, client httpClient, act waitAction) (*Response, error) {
+	get := &getAction{Prefix: act.Prefix, Key: act.Key,
+		GetOptions: GetOptions{Recursive: act.Recursive, Sort: true, Quorum: true}}
+	httpResp, body, err := client.Do(ctx, get)
+	if err != nil {
+		return nil, err
+	}
+	if get.decoded {
+		if get.invalid != nil {
+			return nil, get.invalid
+		}
+		res := get.res
+		return withHeaders(&res, httpResp.Header)
 	}
 	snap, err := unmarshalHTTPResponse(httpResp.StatusCode, httpResp.Header, body)
 	var e Error
 	switch {
 	case err == nil:
+		return snap, nil
 	case errors.As(err, &e) && e.Code == ErrorCodeKeyNotFound:
-		snap = &Response{Index: e.Index, ClusterID: headerValue(httpResp.Header, "X-Etcd-Cluster-Id")}
+		return &Response{Index: e.Index, ClusterID: headerValue(httpResp.Header, "X-Etcd-Cluster-Id")}, nil
 	default:
-		return err
+		return nil, err
 	}
-	w.nextWait.WaitIndex = snap.Index + 1
-	return &HistoryClearedError{Snapshot: snap, Cleared: cleared}
 }
 
 func nextBackoff(d time.Duration) time.Duration {
