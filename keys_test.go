@@ -476,14 +476,24 @@ func TestRealWatchEventIndexCleared(t *testing.T) {
 // that every index before the call is cleared.
 func fillHistory(t *testing.T, ctx context.Context, kapi KeysAPI, p string) {
 	t.Helper()
+	setConcurrently(t, 8*130, func(i int) error {
+		_, err := kapi.Set(ctx, fmt.Sprintf("%s/fill/%d", p, i%8), fmt.Sprint(i), nil)
+		return err
+	})
+}
+
+// setConcurrently runs write(i) for i in [0, n) from 8 goroutines and
+// fails the test on the first error.
+func setConcurrently(t *testing.T, n int, write func(i int) error) {
+	t.Helper()
 	var wg sync.WaitGroup
 	errs := make(chan error, 8)
 	for g := 0; g < 8; g++ {
 		wg.Add(1)
 		go func(g int) {
 			defer wg.Done()
-			for i := 0; i < 130; i++ {
-				if _, err := kapi.Set(ctx, fmt.Sprintf("%s/fill/%d", p, g), fmt.Sprint(i), nil); err != nil {
+			for i := g; i < n; i += 8 {
+				if err := write(i); err != nil {
 					errs <- err
 					return
 				}
@@ -632,25 +642,10 @@ func TestRealLargeRecursiveGet(t *testing.T) {
 	value := func(i int) string {
 		return fmt.Sprintf("%d:%s\"<&>\u00e9\n", i, strings.Repeat("x", 900+i%200))
 	}
-	var wg sync.WaitGroup
-	errs := make(chan error, 8)
-	for g := 0; g < 8; g++ {
-		wg.Add(1)
-		go func(g int) {
-			defer wg.Done()
-			for i := g; i < n; i += 8 {
-				if _, err := kapi.Set(ctx, fmt.Sprintf("%s/d%d/k%04d", p, i%10, i), value(i), nil); err != nil {
-					errs <- err
-					return
-				}
-			}
-		}(g)
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Fatal(err)
-	}
+	setConcurrently(t, n, func(i int) error {
+		_, err := kapi.Set(ctx, fmt.Sprintf("%s/d%d/k%04d", p, i%10, i), value(i), nil)
+		return err
+	})
 	resp, err := kapi.Get(ctx, p, &GetOptions{Recursive: true, Sort: true})
 	if err != nil {
 		t.Fatal(err)

@@ -396,7 +396,11 @@ func TestMigrateThreeMembers(t *testing.T) {
 	if code := bg.stop(t); code != 0 {
 		t.Fatalf("follow exited %d: %s", code, bg.stderr.String())
 	}
-	if r := runCmd(t, "", "--endpoints", all, "--no-sync", "migrate", "--verify", "--prefix", "/v3", src); r.code != 0 {
+	// The leader was killed: etcd 3.4's new leader restores every v3
+	// lease to its full TTL (lease checkpointing is off by default), so
+	// leases now outlive their v2 keys by up to the time since they were
+	// granted. Values must match exactly; TTLs only within that slack.
+	if r := runCmd(t, "", "--endpoints", all, "--no-sync", "migrate", "--verify", "--ttl-tolerance", "2m", "--prefix", "/v3", src); r.code != 0 {
 		t.Errorf("verify: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 }
