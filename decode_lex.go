@@ -191,57 +191,10 @@ func (d *decoder) skipValue() error {
 	return d.errSyntax("looking for beginning of value")
 }
 
+// skipObject consumes the object at d.pos, checking its syntax: the walk of
+// object, with every member skipped.
 func (d *decoder) skipObject() error {
-	if err := d.open(); err != nil {
-		return err
-	}
-	d.skipSpace()
-	if d.pos < len(d.buf) && d.buf[d.pos] == '}' {
-		d.pos++
-		d.depth--
-		return nil
-	}
-	for {
-		if d.pos >= len(d.buf) {
-			return d.errEOF()
-		}
-		if d.buf[d.pos] != '"' {
-			return d.errSyntax("looking for beginning of object key string")
-		}
-		if err := d.skipString(); err != nil {
-			return err
-		}
-		d.skipSpace()
-		if d.pos >= len(d.buf) {
-			return d.errEOF()
-		}
-		if d.buf[d.pos] != ':' {
-			return d.errSyntax("after object key")
-		}
-		d.pos++
-		d.skipSpace()
-		if d.pos >= len(d.buf) {
-			return d.errEOF()
-		}
-		if err := d.skipValue(); err != nil {
-			return err
-		}
-		d.skipSpace()
-		if d.pos >= len(d.buf) {
-			return d.errEOF()
-		}
-		switch d.buf[d.pos] {
-		case ',':
-			d.pos++
-			d.skipSpace()
-		case '}':
-			d.pos++
-			d.depth--
-			return nil
-		default:
-			return d.errSyntax("after object key:value pair")
-		}
-	}
+	return d.object(func(int) error { return d.skipValue() })
 }
 
 func (d *decoder) skipArray() error {
