@@ -23,18 +23,23 @@ var plainByte = func() (t [256]bool) {
 }()
 
 // plainRun returns the index of the first byte of b at or after i that is
-// not plain (see plainByte), or len(b). It tests eight bytes at a time: a
-// word holds only plain bytes when none has its high bit set, none is below
-// 0x20, and none equals '"' or '\\' (the classic "has a zero byte" tests).
+// not plain (see plainByte), or len(b). It tests eight bytes at a time (see
+// plainMask). The first word is tested here, small enough to be inlined,
+// because runs between escapes are mostly short.
 func plainRun(b []byte, i int) int {
-	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	if i+8 <= len(b) {
+		if m := plainMask(binary.LittleEndian.Uint64(b[i:])); m != 0 {
+			return i + bits.TrailingZeros64(m)/8
+		}
+		i += 8
+	}
+	return plainRunFrom(b, i)
+}
+
+// plainRunFrom is plainRun's loop.
+func plainRunFrom(b []byte, i int) int {
 	for i+8 <= len(b) {
-		w := binary.LittleEndian.Uint64(b[i:])
-		q := w ^ (ones * '"')
-		bs := w ^ (ones * '\\')
-		if m := (w | (w-ones*0x20)&^w | (q-ones)&^q | (bs-ones)&^bs) & highs; m != 0 {
-			// The lowest flagged byte is exact: a subtraction borrows
-			// only from a flagged byte, into the bytes above it.
+		if m := plainMask(binary.LittleEndian.Uint64(b[i:])); m != 0 {
 			return i + bits.TrailingZeros64(m)/8
 		}
 		i += 8
@@ -43,6 +48,19 @@ func plainRun(b []byte, i int) int {
 		i++
 	}
 	return i
+}
+
+// plainMask flags the bytes of the little-endian word w that are not plain:
+// the high bit of each such byte is set. A word holds only plain bytes when
+// none has its high bit set, none is below 0x20, and none equals '"' or
+// '\\' (the classic "has a zero byte" tests). The lowest flagged byte is
+// exact: a subtraction borrows only from a flagged byte, into the bytes
+// above it.
+func plainMask(w uint64) uint64 {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	q := w ^ (ones * '"')
+	bs := w ^ (ones * '\\')
+	return (w | (w-ones*0x20)&^w | (q-ones)&^q | (bs-ones)&^bs) & highs
 }
 
 // skipSpace advances past JSON whitespace.
@@ -294,11 +312,11 @@ func (d *decoder) str() (string, error) {
 		if c < utf8.RuneSelf {
 			break // escape or control character
 		}
-		r, size := utf8.DecodeRune(d.buf[i:])
-		if r == utf8.RuneError && size == 1 {
+		n := utf8SeqLen(d.buf[i:])
+		if n == 0 {
 			break // invalid UTF-8, to be replaced
 		}
-		i += size
+		i += n
 	}
 	// Reserve room for the common case, in which the value is no longer
 	// than its escaped form; rarer growth (invalid UTF-8 becomes 3 bytes)
@@ -323,93 +341,109 @@ func (d *decoder) str() (string, error) {
 // start at d.buf[i] (just past the opening quote), and moves d.pos past the
 // closing quote. It replaces invalid UTF-8 and unpaired surrogates with
 // U+FFFD, exactly as encoding/json does.
+//
+// Bytes that stand for themselves (plain ASCII and valid UTF-8) are
+// gathered into runs that are appended at once, at an escape, at invalid
+// UTF-8 or at the closing quote.
 func (d *decoder) appendUnescaped(dst []byte, i int) ([]byte, error) {
-	for i < len(d.buf) {
-		c := d.buf[i]
-		switch {
-		case plainByte[c] || c >= utf8.RuneSelf:
-			// Copy the run of plain bytes and valid UTF-8 at once.
-			j := i
-			for {
-				j = plainRun(d.buf, j)
-				if j >= len(d.buf) || d.buf[j] < utf8.RuneSelf {
-					break
-				}
-				r, size := utf8.DecodeRune(d.buf[j:])
-				if r == utf8.RuneError && size == 1 {
-					break
-				}
-				j += size
-			}
-			if j == i { // an invalid byte
-				dst = utf8.AppendRune(dst, utf8.RuneError)
-				i++
+	b := d.buf
+	run := i // start of the pending run of bytes that stand for themselves
+	for {
+		i = plainRun(b, i)
+		if i >= len(b) {
+			break
+		}
+		c := b[i]
+		if c >= utf8.RuneSelf {
+			if n := utf8SeqLen(b[i:]); n > 0 {
+				i += n
 				continue
 			}
-			dst = append(dst, d.buf[i:j]...)
-			i = j
-		case c == '"':
+			dst = append(dst, b[run:i]...)
+			dst = append(dst, "\uFFFD"...)
+			i++
+			run = i
+			continue
+		}
+		dst = append(dst, b[run:i]...)
+		if c == '"' {
 			d.pos = i + 1
 			return dst, nil
-		case c == '\\':
-			if i+1 >= len(d.buf) {
-				d.pos = len(d.buf)
-				return dst, d.errEOF()
-			}
-			switch e := d.buf[i+1]; e {
-			case '"', '\\', '/':
-				dst = append(dst, e)
-			case 'b':
-				dst = append(dst, '\b')
-			case 'f':
-				dst = append(dst, '\f')
-			case 'n':
-				dst = append(dst, '\n')
-			case 'r':
-				dst = append(dst, '\r')
-			case 't':
-				dst = append(dst, '\t')
-			case 'u':
-				r := hex4(d.buf[i+2:])
-				if r < 0 {
-					d.pos = i + 2
-					return dst, d.errBadHex()
-				}
-				i += 6
-				if r < utf8.RuneSelf {
-					dst = append(dst, byte(r)) // \u003c and the like
-					continue
-				}
-				if utf16.IsSurrogate(r) {
-					// A pair only if a second \u escape follows and
-					// completes it; otherwise the first is replaced and
-					// what follows is read on its own.
-					r2 := rune(-1)
-					if i+1 < len(d.buf) && d.buf[i] == '\\' && d.buf[i+1] == 'u' {
-						r2 = hex4(d.buf[i+2:])
-					}
-					if p := utf16.DecodeRune(r, r2); p != utf8.RuneError {
-						r = p
-						i += 6
-					} else {
-						r = utf8.RuneError
-					}
-				}
-				dst = utf8.AppendRune(dst, r)
-				continue
-			default:
-				d.pos = i + 1
-				return dst, d.errSyntax("in string escape code")
-			}
-			i += 2
-		case c < 0x20:
+		}
+		if c != '\\' {
 			d.pos = i
 			return dst, d.errSyntax("in string literal")
 		}
+		if i+1 >= len(b) {
+			break
+		}
+		e := b[i+1]
+		if v := escapedByte[e]; v != 0 {
+			dst = append(dst, v)
+			i += 2
+			run = i
+			continue
+		}
+		if e != 'u' {
+			d.pos = i + 1
+			return dst, d.errSyntax("in string escape code")
+		}
+		r := hex4(b[i+2:])
+		if r < 0 {
+			d.pos = i + 2
+			return dst, d.errBadHex()
+		}
+		i += 6
+		switch {
+		case r < utf8.RuneSelf:
+			dst = append(dst, byte(r)) // \u003c and the like
+		case utf16.IsSurrogate(r):
+			// A pair only if a second \u escape follows and completes
+			// it; otherwise the first is replaced and what follows is
+			// read on its own.
+			r2 := rune(-1)
+			if i+1 < len(b) && b[i] == '\\' && b[i+1] == 'u' {
+				r2 = hex4(b[i+2:])
+			}
+			if p := utf16.DecodeRune(r, r2); p != utf8.RuneError {
+				r = p
+				i += 6
+			} else {
+				r = utf8.RuneError
+			}
+			dst = utf8.AppendRune(dst, r)
+		default:
+			dst = utf8.AppendRune(dst, r)
+		}
+		run = i
 	}
-	d.pos = len(d.buf)
+	d.pos = len(b)
 	return dst, d.errEOF()
 }
+
+// escapedByte[e] is the byte that the two-byte escape \e stands for, or 0
+// when e does not make one (\u escapes are longer).
+var escapedByte = [256]byte{
+	'"': '"', '\\': '\\', '/': '/',
+	'b': '\b', 'f': '\f', 'n': '\n', 'r': '\r', 't': '\t',
+}
+
+// hexDigit[c] is the value of hexadecimal digit c, or -1.
+var hexDigit = func() (t [256]int32) {
+	for c := range t {
+		switch {
+		case '0' <= c && c <= '9':
+			t[c] = int32(c - '0')
+		case 'a' <= c && c <= 'f':
+			t[c] = int32(c - 'a' + 10)
+		case 'A' <= c && c <= 'F':
+			t[c] = int32(c - 'A' + 10)
+		default:
+			t[c] = -1
+		}
+	}
+	return t
+}()
 
 // hex4 returns the value of the four hexadecimal digits that start b, or -1
 // if b does not start with four of them.
@@ -417,21 +451,52 @@ func hex4(b []byte) rune {
 	if len(b) < 4 {
 		return -1
 	}
-	var r rune
-	for _, c := range b[:4] {
-		switch {
-		case '0' <= c && c <= '9':
-			c -= '0'
-		case 'a' <= c && c <= 'f':
-			c = c - 'a' + 10
-		case 'A' <= c && c <= 'F':
-			c = c - 'A' + 10
-		default:
-			return -1
-		}
-		r = r<<4 | rune(c)
+	h0, h1, h2, h3 := hexDigit[b[0]], hexDigit[b[1]], hexDigit[b[2]], hexDigit[b[3]]
+	if h0|h1|h2|h3 < 0 {
+		return -1
 	}
-	return r
+	return h0<<12 | h1<<8 | h2<<4 | h3
+}
+
+// utf8SeqLen returns the length of the valid UTF-8 encoding of one rune at
+// the start of b, whose first byte is not ASCII, or 0 if it does not start
+// with one (utf8.DecodeRune's RuneError of size 1). It is DecodeRune's
+// validation without building the rune.
+func utf8SeqLen(b []byte) int {
+	c := b[0]
+	switch {
+	case c < 0xC2:
+		return 0 // a continuation byte, or an overlong two-byte form
+	case c < 0xE0:
+		if len(b) >= 2 && b[1]&0xC0 == 0x80 {
+			return 2
+		}
+	case c < 0xF0:
+		if len(b) >= 3 && b[2]&0xC0 == 0x80 {
+			lo, hi := byte(0x80), byte(0xBF)
+			if c == 0xE0 {
+				lo = 0xA0 // overlong
+			} else if c == 0xED {
+				hi = 0x9F // surrogates
+			}
+			if lo <= b[1] && b[1] <= hi {
+				return 3
+			}
+		}
+	case c < 0xF5:
+		if len(b) >= 4 && b[2]&0xC0 == 0x80 && b[3]&0xC0 == 0x80 {
+			lo, hi := byte(0x80), byte(0xBF)
+			if c == 0xF0 {
+				lo = 0x90 // overlong
+			} else if c == 0xF4 {
+				hi = 0x8F // beyond U+10FFFF
+			}
+			if lo <= b[1] && b[1] <= hi {
+				return 4
+			}
+		}
+	}
+	return 0
 }
 
 func (d *decoder) errBadHex() error {

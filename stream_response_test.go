@@ -78,6 +78,17 @@ func TestStreamResponseMatchesWholeBody(t *testing.T) {
 		`{"node":{"key":"/d","nodes":[{"key":"/d/a"}],"nodes":[{"key":"/d/b"},null]}}`,
 		`{"node":{"key":"/d","nodes":[{"key":"/d/a"}],"nodes":null}}`,
 		`{"action":"set","node":{"key":"/k","value":"v","modifiedIndex":9,"createdIndex":9},"prevNode":{"key":"/k","value":"u","modifiedIndex":8,"createdIndex":8}}`,
+		// Repeated members whose earlier value is unescaped on the
+		// offload worker: the later one wins.
+		`{"node":{"key":"/k\u0026","value":"a\n","value":"b","key":"/plain"}}`,
+		`{"node":{"value":"a\n","value":null,"value":"c\u003c","value":"d"}}`,
+		`{"node":{"value":"x","value":"é\t"}}`,
+		// A string the worker rejects, then later failures: the
+		// first in the body is reported.
+		`{"node":{"key":"/a","value":"bad\x","dir":tru}}`,
+		`{"node":{"key":"/a","value":"ctl`+"\x01"+`","nodes":[{"key":"/b","value":"\u12g4"}]`,
+		`{"node":{"nodes":[{"key":"/b\u","value":"é"}],"dir":1}}`,
+		`{"node":{"value":"\ud83d\ude80 ok \ud800 \uDFFF`+"\xff"+`"}}`,
 	)
 	// The fuzz corpus of the whole-body decoder, too.
 	seeds, _ := filepath.Glob("testdata/fuzz/FuzzDecodeResponse/*")

@@ -60,11 +60,12 @@ type streamDecoder struct {
 	rerr error  // io.EOF or *readError once reading ended, sticky
 
 	emit    func(*Node) error
-	res     *Response // tree mode (decodeStreamResponse): decode into res instead of emitting
-	sblock  []byte    // current string block; len is the used part
-	scratch []byte    // reused: a string being unescaped
-	nslab   int       // size of the next Node slab
-	tslab   int       // size of the next time slab
+	res     *Response      // tree mode (decodeStreamResponse): decode into res instead of emitting
+	sblock  []byte         // current string block; len is the used part
+	scratch []byte         // reused: a string being unescaped
+	offload *stringOffload // tree mode: unescapes Key and Value on a second core
+	nslab   int            // size of the next Node slab
+	tslab   int            // size of the next time slab
 }
 
 // decodeStream decodes the keys-API body read from r and calls emit with
@@ -88,7 +89,9 @@ func decodeStream(r io.Reader, emit func(*Node) error) error {
 // too large to buffer cheaply (a recursive GET of a large keyspace). Its
 // errors are those of decodeStream.
 func decodeStreamResponse(r io.Reader, res *Response) error {
-	return newStreamDecoder(r, nil, res).decode()
+	s := newStreamDecoder(r, nil, res)
+	s.offload = new(stringOffload)
+	return s.offload.finish(s.decode())
 }
 
 func newStreamDecoder(r io.Reader, emit func(*Node) error, res *Response) *streamDecoder {
@@ -361,6 +364,32 @@ func (s *streamDecoder) str() (string, error) {
 	return unsafe.String(&v[0], len(v)), nil
 }
 
+// deferredStringField is stringField for tree mode: a string that is not
+// plain ASCII is handed to the offload worker, which stores its value in *p
+// before decodeStreamResponse returns.
+func (s *streamDecoder) deferredStringField(p *string) error {
+	if s.buf[s.pos] != '"' {
+		return s.stringField(p)
+	}
+	start := s.pos + 1
+	if j := plainRun(s.buf, start); j < len(s.buf) && s.buf[j] == '"' {
+		s.pos = j + 1
+		*p = s.copyString(s.buf[start:j])
+		return nil
+	}
+	end, err := s.wholeString()
+	if err != nil {
+		return err
+	}
+	if end < 0 { // the body ends within the string: let str report it
+		return s.stringField(p)
+	}
+	start = s.pos + 1
+	s.offload.add(p, s.buf[start:end], s.base+int64(start))
+	s.pos = end
+	return nil
+}
+
 // windowEnded reports whether err may come from the lexer running out of
 // the window (an unfinished string or escape) before the body's end: then
 // the token must be made whole, which also reports a failed read, and
@@ -564,12 +593,23 @@ func (s *streamDecoder) treeNodeField(p **Node) error {
 }
 
 func (s *streamDecoder) treeNode(n *Node) error {
+	var seen uint8 // fieldKey and fieldValue members met so far
 	return s.object(func(f int) error {
 		switch f {
-		case fieldKey:
-			return s.stringField(&n.Key)
-		case fieldValue:
-			return s.stringField(&n.Value)
+		case fieldKey, fieldValue:
+			p := &n.Key
+			if f == fieldValue {
+				p = &n.Value
+			}
+			if s.offload == nil {
+				return s.stringField(p)
+			}
+			if bit := uint8(1) << (f & 7); seen&bit == 0 {
+				seen |= bit
+			} else {
+				s.offload.wait() // a repeat: the value handed over earlier must not land after this one
+			}
+			return s.deferredStringField(p)
 		case fieldDir:
 			return s.boolField(&n.Dir)
 		case fieldNodes:
