@@ -221,6 +221,13 @@ func (s *streamDecoder) space() error {
 	}
 }
 
+// atSpace reports whether pos is not at a byte that starts a token, so
+// that space must run: the walkers test this first because compact JSON,
+// as etcd sends it, has no whitespace at all.
+func (s *streamDecoder) atSpace() bool {
+	return s.pos >= len(s.buf) || s.buf[s.pos] <= ' '
+}
+
 // lit consumes the literal lit at pos.
 func (s *streamDecoder) lit(lit string) error {
 	if err := s.fill(len(lit)); err != nil {
@@ -234,7 +241,12 @@ func (s *streamDecoder) lit(lit string) error {
 // body ends first. A quote ends the string when an even number of
 // backslashes precedes it; the lexer checks the rest.
 func (s *streamDecoder) wholeString() (end int, err error) {
-	i := s.pos + 1
+	return s.wholeStringFrom(s.pos + 1)
+}
+
+// wholeStringFrom is wholeString for a string none of whose bytes before
+// buf[i] is a quote.
+func (s *streamDecoder) wholeStringFrom(i int) (end int, err error) {
 	for {
 		if k := bytes.IndexByte(s.buf[i:], '"'); k >= 0 {
 			q := i + k
@@ -372,12 +384,13 @@ func (s *streamDecoder) deferredStringField(p *string) error {
 		return s.stringField(p)
 	}
 	start := s.pos + 1
-	if j := plainRun(s.buf, start); j < len(s.buf) && s.buf[j] == '"' {
+	j := plainRun(s.buf, start)
+	if j < len(s.buf) && s.buf[j] == '"' {
 		s.pos = j + 1
 		*p = s.copyString(s.buf[start:j])
 		return nil
 	}
-	end, err := s.wholeString()
+	end, err := s.wholeStringFrom(j)
 	if err != nil {
 		return err
 	}
@@ -713,8 +726,10 @@ func (s *streamDecoder) object(member func(field int) error) error {
 		if err != nil {
 			return err
 		}
-		if err := s.space(); err != nil {
-			return err
+		if s.atSpace() {
+			if err := s.space(); err != nil {
+				return err
+			}
 		}
 		if s.pos >= len(s.buf) {
 			return s.errEOF()
@@ -723,8 +738,10 @@ func (s *streamDecoder) object(member func(field int) error) error {
 			return s.errSyntax("after object key")
 		}
 		s.pos++
-		if err := s.space(); err != nil {
-			return err
+		if s.atSpace() {
+			if err := s.space(); err != nil {
+				return err
+			}
 		}
 		if s.pos >= len(s.buf) {
 			return s.errEOF()
@@ -732,8 +749,10 @@ func (s *streamDecoder) object(member func(field int) error) error {
 		if err := member(f); err != nil {
 			return err
 		}
-		if err := s.space(); err != nil {
-			return err
+		if s.atSpace() {
+			if err := s.space(); err != nil {
+				return err
+			}
 		}
 		if s.pos >= len(s.buf) {
 			return s.errEOF()
@@ -741,8 +760,10 @@ func (s *streamDecoder) object(member func(field int) error) error {
 		switch s.buf[s.pos] {
 		case ',':
 			s.pos++
-			if err := s.space(); err != nil {
-				return err
+			if s.atSpace() {
+				if err := s.space(); err != nil {
+					return err
+				}
 			}
 		case '}':
 			s.pos++
@@ -774,8 +795,10 @@ func (s *streamDecoder) array(elem func() error) error {
 		if err := elem(); err != nil {
 			return err
 		}
-		if err := s.space(); err != nil {
-			return err
+		if s.atSpace() {
+			if err := s.space(); err != nil {
+				return err
+			}
 		}
 		if s.pos >= len(s.buf) {
 			return s.errEOF()
@@ -783,8 +806,10 @@ func (s *streamDecoder) array(elem func() error) error {
 		switch s.buf[s.pos] {
 		case ',':
 			s.pos++
-			if err := s.space(); err != nil {
-				return err
+			if s.atSpace() {
+				if err := s.space(); err != nil {
+					return err
+				}
 			}
 		case ']':
 			s.pos++
