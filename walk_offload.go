@@ -25,9 +25,14 @@ import (
 	"unsafe"
 )
 
+// Batches are small and many so that neither side waits for the other
+// when the scheduler briefly runs something else on one core (the
+// server's writes, the garbage collector): with 4 batches of 64 KiB a
+// 100k-key GET took 32-37 ms, with 32 of 32 KiB 29-32 ms. At most about
+// 1.3 MiB of raw strings is held at once.
 const (
-	offloadBatchBytes = 64 << 10 // raw bytes per batch before it is sent
-	offloadBatches    = 4        // batches in use at once, at most
+	offloadBatchBytes = 32 << 10 // raw bytes per batch before it is sent
+	offloadBatches    = 32       // batches in use at once, at most
 )
 
 // offloadJob is one string for the worker: its raw contents with the
