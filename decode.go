@@ -162,6 +162,49 @@ func fieldOf(name []byte) int {
 	return fieldUnknown
 }
 
+// knownFieldName recognizes, at the start of b (just past an opening
+// quote), one of the field names with its closing quote, as etcd writes
+// them, and returns the field and the bytes taken; 0 bytes for anything
+// else, which the general path (fieldOf) then decides. It spares the
+// stream decoder a scan of the name for the common case.
+func knownFieldName(b []byte) (field, n int) {
+	if len(b) < len(`modifiedIndex"`) {
+		return fieldUnknown, 0
+	}
+	var name string
+	switch b[0] {
+	case 'k':
+		field, name = fieldKey, `key"`
+	case 'v':
+		field, name = fieldValue, `value"`
+	case 'm':
+		field, name = fieldModifiedIndex, `modifiedIndex"`
+	case 'c':
+		field, name = fieldCreatedIndex, `createdIndex"`
+	case 'd':
+		field, name = fieldDir, `dir"`
+	case 'n':
+		field, name = fieldNodes, `nodes"`
+		if b[4] == '"' {
+			field, name = fieldNode, `node"`
+		}
+	case 'e':
+		field, name = fieldExpiration, `expiration"`
+	case 't':
+		field, name = fieldTTL, `ttl"`
+	case 'a':
+		field, name = fieldAction, `action"`
+	case 'p':
+		field, name = fieldPrevNode, `prevNode"`
+	default:
+		return fieldUnknown, 0
+	}
+	if string(b[:len(name)]) != name {
+		return fieldUnknown, 0
+	}
+	return field, len(name)
+}
+
 // response decodes the top-level object; d.pos is at its '{'.
 func (d *decoder) response(res *Response) error {
 	return d.object(func(f int) error {

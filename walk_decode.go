@@ -425,6 +425,10 @@ func (s *streamDecoder) copyString(raw []byte) string {
 // fieldName consumes the object key at pos and returns its field.
 func (s *streamDecoder) fieldName() (int, error) {
 	start := s.pos + 1
+	if f, n := knownFieldName(s.buf[start:]); n > 0 {
+		s.pos = start + n
+		return f, nil
+	}
 	if j := plainRun(s.buf, start); j < len(s.buf) && s.buf[j] == '"' {
 		s.pos = j + 1
 		return fieldOf(s.buf[start:j]), nil
@@ -464,12 +468,20 @@ func (s *streamDecoder) boolField(p *bool) error {
 	return s.errType("bool")
 }
 
+// integerWindow is how many bytes the lexer needs to decide an integer
+// field: 20 digits at most before it fails on overflow, a sign, and the
+// byte after the digits (a '.' or an exponent makes it fail too). With as
+// many in the window the token need not be made whole first.
+const integerWindow = 24
+
 func (s *streamDecoder) uintField(p *uint64) error {
 	if s.buf[s.pos] == 'n' {
 		return s.lit("null")
 	}
-	if err := s.wholeNumber(); err != nil {
-		return err
+	if len(s.buf)-s.pos < integerWindow {
+		if err := s.wholeNumber(); err != nil {
+			return err
+		}
 	}
 	return s.decoder.uintField(p)
 }
@@ -478,8 +490,10 @@ func (s *streamDecoder) intField(p *int64) error {
 	if s.buf[s.pos] == 'n' {
 		return s.lit("null")
 	}
-	if err := s.wholeNumber(); err != nil {
-		return err
+	if len(s.buf)-s.pos < integerWindow {
+		if err := s.wholeNumber(); err != nil {
+			return err
+		}
 	}
 	return s.decoder.intField(p)
 }
