@@ -48,6 +48,13 @@ type offloadBatch struct {
 	jobs []offloadJob
 }
 
+// offloadBatchPool keeps batches between decodes: a large answer uses all
+// of them, and allocating them anew each time costs more than the rest of
+// the offload's bookkeeping.
+var offloadBatchPool = sync.Pool{New: func() any {
+	return &offloadBatch{raw: make([]byte, 0, offloadBatchBytes+offloadBatchBytes/4)}
+}}
+
 // stringOffload is the decoder's side of the worker, used from the
 // decoder's goroutine only, and the worker's state.
 type stringOffload struct {
@@ -90,7 +97,7 @@ func (o *stringOffload) batch() *offloadBatch {
 	}
 	if o.made < offloadBatches {
 		o.made++
-		return &offloadBatch{raw: make([]byte, 0, offloadBatchBytes+offloadBatchBytes/4)}
+		return offloadBatchPool.Get().(*offloadBatch)
 	}
 	b := <-o.returned
 	o.inFlight--
@@ -124,11 +131,16 @@ func (o *stringOffload) wait() {
 // comes first in the body, else err.
 func (o *stringOffload) finish(err error) error {
 	o.wait()
-	if o.done == nil {
-		return err // the worker never started
+	if o.done != nil {
+		close(o.work)
+		<-o.done
 	}
-	close(o.work)
-	<-o.done
+	for _, b := range o.spare {
+		if cap(b.raw) <= 2*offloadBatchBytes { // not one grown for a huge string
+			offloadBatchPool.Put(b)
+		}
+	}
+	o.spare = nil
 	if o.err == nil {
 		return err
 	}
