@@ -24,20 +24,8 @@ var plainByte = func() (t [256]bool) {
 
 // plainRun returns the index of the first byte of b at or after i that is
 // not plain (see plainByte), or len(b). It tests eight bytes at a time (see
-// plainMask). The first word is tested here, small enough to be inlined,
-// because runs between escapes are mostly short.
+// plainMask).
 func plainRun(b []byte, i int) int {
-	if i+8 <= len(b) {
-		if m := plainMask(binary.LittleEndian.Uint64(b[i:])); m != 0 {
-			return i + bits.TrailingZeros64(m)/8
-		}
-		i += 8
-	}
-	return plainRunFrom(b, i)
-}
-
-// plainRunFrom is plainRun's loop.
-func plainRunFrom(b []byte, i int) int {
 	for i+8 <= len(b) {
 		if m := plainMask(binary.LittleEndian.Uint64(b[i:])); m != 0 {
 			return i + bits.TrailingZeros64(m)/8

