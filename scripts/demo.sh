@@ -3,8 +3,8 @@
 # program against it and stops etcd again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/ensure-etcd.sh
-etcd_bin="${ETCD_BIN:-etcd}"
+bash scripts/ensure-etcd.sh 3.4
+etcd_bin=$(bash scripts/etcd-bin.sh 3.4)
 
 free_port() {
   local p

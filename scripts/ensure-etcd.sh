@@ -1,18 +1,21 @@
 #!/usr/bin/env bash
-# Makes sure an etcd binary is available: $ETCD_BIN, or etcd on PATH, or
-# Debian's etcd-server package installed now.
+# ensure-etcd.sh [SERIES...]: makes sure the etcd servers of the given series
+# (default: 3.4) are available, installing Debian's etcd-server or building
+# from the Go module proxy as scripts/etcd-bin.sh does, and that Debian's
+# etcdctl 3.4.23 (package etcd-client, the reference for the v2keys
+# command's output) is installed. Prints nothing on success but what the
+# installs and builds print on stderr.
 set -euo pipefail
-etcd_bin="${ETCD_BIN:-etcd}"
-if command -v "$etcd_bin" >/dev/null 2>&1; then
-  exit 0
+cd "$(dirname "$0")/.."
+if [ $# -eq 0 ]; then set -- 3.4; fi
+for series in "$@"; do
+  bash scripts/etcd-bin.sh "$series" >/dev/null
+done
+if ! command -v etcdctl >/dev/null 2>&1; then
+  echo "ensure-etcd.sh: installing Debian's etcd-client (etcdctl)" >&2
+  sudo=""
+  if [ "$(id -u)" != 0 ]; then sudo="sudo"; fi
+  export DEBIAN_FRONTEND=noninteractive
+  { $sudo apt-get update -qq && $sudo apt-get install -y -qq etcd-client; } >&2
+  command -v etcdctl >/dev/null
 fi
-echo "etcd not found; installing Debian's etcd-server" >&2
-sudo=""
-if [ "$(id -u)" != 0 ]; then sudo="sudo"; fi
-export DEBIAN_FRONTEND=noninteractive
-$sudo apt-get update -qq
-$sudo apt-get install -y -qq etcd-server >/dev/null
-# The package starts a system service where systemd runs; the tests start
-# their own members on free ports, so stop it if it is running.
-$sudo systemctl stop etcd >/dev/null 2>&1 || true
-command -v "$etcd_bin" >/dev/null

@@ -1,12 +1,35 @@
 #!/usr/bin/env bash
 # The whole test suite: formatting, vet, the race-enabled tests against real
-# etcd members that the tests start, a short fuzz run of every decoder, and
-# one run of every benchmark so that they cannot rot.
+# etcd members that the tests start, through the version matrix below, a
+# short fuzz run of every decoder, and one run of every benchmark so that
+# they cannot rot.
+#
+# The matrix (internal/etcdtest reads ETCDTEST_V2_VERSION for members that
+# serve v2 and ETCDTEST_V3_VERSION for members that serve only v3):
+#   library                 v2 on 3.4 and on 3.5
+#   v2keys command          v2 3.4 + v3 3.4, and v2 3.5 + v3 3.6 (migrate's
+#                           real upgrade path: a 3.5 v2 keyspace into 3.6)
+#   onv3                    v3 on 3.4, 3.6 and 3.7
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/ensure-etcd.sh
+start=$(date +%s)
 
-step() { printf '\n== %s\n' "$*"; }
+step() { printf '\n== %s (%ss)\n' "$*" "$(( $(date +%s) - start ))"; }
+
+step "etcd servers of the matrix (Debian 3.4; 3.5, 3.6, 3.7 built from the module proxy, cached)"
+bash scripts/ensure-etcd.sh 3.4 3.5 3.6 3.7
+for series in 3.4 3.5 3.6 3.7; do
+  printf '%s: %s\n' "$series" "$(bash scripts/etcd-bin.sh "$series")"
+done
+
+# gotest DIR V2 V3 [ARGS...]: the race-enabled tests of the module in DIR
+# with members of etcd V2 (v2 API) and V3 (v3 API only).
+gotest() {
+  local dir=$1 v2=$2 v3=$3
+  shift 3
+  step "go test -race in ${dir} (v2 on etcd ${v2}, v3 on etcd ${v3})"
+  (cd "$dir" && ETCDTEST_V2_VERSION=$v2 ETCDTEST_V3_VERSION=$v3 go test -race -count=1 "$@")
+}
 
 step "gofmt"
 unformatted=$(gofmt -l .)
@@ -19,11 +42,10 @@ go vet ./...
 (cd bench && go vet ./...)
 (cd cmd/v2keys && go vet ./...)
 
-step "go test -race (library, against real etcd)"
-go test -race -count=1 -timeout 15m ./...
-
-step "go test -race (the v2keys command, against real etcd)"
-(cd cmd/v2keys && go test -race -count=1 -timeout 10m ./...)
+gotest . 3.4 3.4 -timeout 15m ./...
+gotest . 3.5 3.5 -timeout 15m .
+gotest cmd/v2keys 3.4 3.4 -timeout 10m ./...
+gotest cmd/v2keys 3.5 3.6 -timeout 10m ./...
 
 step "fuzz (short run of each fuzz target)"
 for target in $(go test -list '^Fuzz' . | grep '^Fuzz' || true); do
@@ -32,3 +54,5 @@ done
 
 step "bench module: every benchmark once"
 bash bench/compare.sh --smoke
+
+step "done"

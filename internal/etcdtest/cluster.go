@@ -28,23 +28,41 @@ type Cluster struct {
 	stopErr  error
 }
 
-// Start starts an n-member cluster (n >= 1) and waits until every member is
-// healthy, a leader is elected and a v2 write succeeds. The cluster is
-// stopped by t.Cleanup. If etcd is missing, the test is skipped or failed as
-// [Require] says; if the cluster does not come up, the test fails with the
-// log tail of the member at fault.
-func Start(t testing.TB, n int) *Cluster {
-	t.Helper()
-	return StartWithFlags(t, n)
+// Options describes a cluster for [StartCluster].
+type Options struct {
+	// Size is the number of members; 0 means 1.
+	Size int
+	// API is the API the test needs; "" means V2. V2 members run with
+	// --enable-v2 (only etcd 3.4 and 3.5 can) and serve v3 as well; V3
+	// members serve v3 only.
+	API API
+	// Version is the etcd version, a series ("3.6") or exact ("3.6.16");
+	// "" means [DefaultVersion] of API.
+	Version string
+	// Flags are extra etcd command-line flags for every member, for
+	// example "--auth-token", "simple". They come after the package's own
+	// flags, so they can override them.
+	Flags []string
 }
 
-// StartWithFlags is [Start] with extra etcd command-line flags for every
-// member, for example "--auth-token", "simple". They come after the
-// package's own flags, so they can override them.
-func StartWithFlags(t testing.TB, n int, extraFlags ...string) *Cluster {
+// StartCluster starts the cluster o describes and waits until every member
+// is healthy, a leader is elected and a write of o.API succeeds. The
+// cluster is stopped by t.Cleanup. If the etcd version is not available,
+// the test is skipped (failed under CI=true, see [Require]); if o asks for
+// something etcd cannot do (v2 on etcd 3.6 or later) or the cluster does not
+// come up, the test fails, with the log tail of the member at fault.
+func StartCluster(t testing.TB, o Options) *Cluster {
 	t.Helper()
-	bin := Require(t)
-	c, err := start(startConfig{bin: bin, size: n, flags: extraFlags, ports: freePorts})
+	api, err := o.api()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := require(t, o.Version, api)
+	size := o.Size
+	if size == 0 {
+		size = 1
+	}
+	c, err := start(startConfig{bin: bin, api: api, size: size, flags: o.Flags, ports: freePorts})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,9 +74,35 @@ func StartWithFlags(t testing.TB, n int, extraFlags ...string) *Cluster {
 	return c
 }
 
+// api validates o.API, defaulting it to V2.
+func (o Options) api() (API, error) {
+	switch o.API {
+	case "":
+		return V2, nil
+	case V2, V3:
+		return o.API, nil
+	}
+	return "", fmt.Errorf("etcdtest: unknown API %q (want %q or %q)", o.API, V2, V3)
+}
+
+// Start starts an n-member cluster serving v2 (and v3) of the default v2
+// version: [StartCluster] with Options{Size: n}.
+func Start(t testing.TB, n int) *Cluster {
+	t.Helper()
+	return StartCluster(t, Options{Size: n})
+}
+
+// StartWithFlags is [Start] with extra etcd command-line flags for every
+// member (see [Options].Flags).
+func StartWithFlags(t testing.TB, n int, extraFlags ...string) *Cluster {
+	t.Helper()
+	return StartCluster(t, Options{Size: n, Flags: extraFlags})
+}
+
 // startConfig describes a cluster to start.
 type startConfig struct {
-	bin    string
+	bin    binary
+	api    API
 	size   int
 	flags  []string
 	shared bool                       // the cluster is the Shared member
@@ -69,6 +113,9 @@ type startConfig struct {
 func start(cfg startConfig) (*Cluster, error) {
 	if cfg.size < 1 {
 		return nil, fmt.Errorf("etcdtest: cluster size %d, want at least 1", cfg.size)
+	}
+	if cfg.api == V2 && !cfg.bin.servesV2() {
+		return nil, fmt.Errorf("etcdtest: etcd %s does not serve the v2 API (3.6 removed it); ask for API V3 or a 3.4/3.5 version", cfg.bin.version)
 	}
 	var errs []error
 	for range startAttempts {
@@ -116,6 +163,7 @@ func tryStart(cfg startConfig) (_ *Cluster, err error) {
 			clientURL:  fmt.Sprintf("http://127.0.0.1:%d", ports[2*i]),
 			peerURL:    fmt.Sprintf("http://127.0.0.1:%d", ports[2*i+1]),
 			bin:        cfg.bin,
+			api:        cfg.api,
 			token:      fmt.Sprintf("etcdtest-%d-%s", os.Getpid(), suffix),
 			extraFlags: slices.Clone(cfg.flags),
 			shared:     cfg.shared,
@@ -140,7 +188,7 @@ func tryStart(cfg startConfig) (_ *Cluster, err error) {
 	if err := waitHealthy(ctx, c.members); err != nil {
 		return nil, err
 	}
-	if err := waitWritable(ctx, c.members); err != nil {
+	if err := waitWritable(ctx, c.members, cfg.api); err != nil {
 		return nil, err
 	}
 	return c, nil
@@ -170,27 +218,26 @@ func (c *Cluster) ClientURLs() []string {
 }
 
 // Leader returns the current leader. It asks every running, unpaused member
-// (GET /v2/members/leader) and waits until one of them names a leader that
-// is itself a running, unpaused member of c, so right after the leader was
-// killed or paused it waits for the new election. It returns an error
+// for its status (the v3 maintenance API, served by every version) and
+// returns the first that says it is the leader, so right after the leader
+// was killed or paused it waits for the new election. It returns an error
 // wrapping ctx.Err() if ctx ends first.
 func (c *Cluster) Leader(ctx context.Context) (*Member, error) {
-	var lastErr error
+	var lastErr error = errors.New("no member is answering")
 	for {
 		for _, m := range c.members {
 			if !m.answering() {
 				continue
 			}
-			urls, err := probeLeader(ctx, m.clientURL)
+			st, err := probeStatus(ctx, m.clientURL)
 			if err != nil {
 				lastErr = err
 				continue
 			}
-			leader := c.byClientURL(urls)
-			if leader != nil && leader.answering() {
-				return leader, nil
+			if st.isLeader() && m.answering() {
+				return m, nil
 			}
-			lastErr = fmt.Errorf("etcdtest: %s names leader %v, which is not an answering member", m.name, urls)
+			lastErr = fmt.Errorf("etcdtest: %s is not the leader (its leader: %q)", m.name, st.leader)
 		}
 		if err := sleep(ctx, pollInterval); err != nil {
 			return nil, fmt.Errorf("etcdtest: no leader: %w (last: %v)", err, lastErr)
@@ -198,15 +245,12 @@ func (c *Cluster) Leader(ctx context.Context) (*Member, error) {
 	}
 }
 
-// byClientURL returns the member with one of the given client URLs, or nil.
-func (c *Cluster) byClientURL(urls []string) *Member {
-	for _, m := range c.members {
-		if slices.Contains(urls, m.clientURL) {
-			return m
-		}
-	}
-	return nil
-}
+// API returns the API the cluster was started to serve.
+func (c *Cluster) API() API { return c.members[0].api }
+
+// Version returns the exact etcd version the cluster runs, for example
+// "3.6.16".
+func (c *Cluster) Version() string { return c.members[0].Version() }
 
 // Stop kills every member, waits until each process is reaped and removes
 // the data directories. It is idempotent; later calls return the first

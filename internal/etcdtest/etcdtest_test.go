@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"os/exec"
 	"runtime"
 	"strings"
 	"sync"
@@ -285,7 +286,7 @@ func TestPauseResume(t *testing.T) {
 
 func TestStartRetriesWhenPortTaken(t *testing.T) {
 	t.Parallel()
-	bin := Require(t)
+	bin := require(t, "", V2)
 	taken, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -300,7 +301,7 @@ func TestStartRetriesWhenPortTaken(t *testing.T) {
 		}
 		return ports, err
 	}
-	c, err := start(startConfig{bin: bin, size: 1, ports: pick})
+	c, err := start(startConfig{bin: bin, api: V2, size: 1, ports: pick})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -313,8 +314,8 @@ func TestStartRetriesWhenPortTaken(t *testing.T) {
 
 func TestStartFailureShowsLog(t *testing.T) {
 	t.Parallel()
-	bin := Require(t)
-	_, err := start(startConfig{bin: bin, size: 1, flags: []string{"--no-such-flag"}, ports: freePorts})
+	bin := require(t, "", V2)
+	_, err := start(startConfig{bin: bin, api: V2, size: 1, flags: []string{"--no-such-flag"}, ports: freePorts})
 	if err == nil {
 		t.Fatal("start with a bad flag succeeded")
 	}
@@ -382,41 +383,149 @@ func (f *fakeTB) Skipf(string, ...any)  { f.skipped = true }
 func (f *fakeTB) Fatalf(string, ...any) { f.failed = true }
 
 func TestRequireBinary(t *testing.T) {
-	missing := func() (string, error) { return "", errors.New("not found") }
-	present := func() (string, error) { return "/bin/etcd", nil }
+	found := binary{path: "/bin/etcd", version: "3.4.23"}
+	missing := func() (binary, error) { return binary{}, errors.New("not found") }
+	present := func() (binary, error) { return found, nil }
 	tests := []struct {
 		name               string
-		find               func() (string, error)
+		find               func() (binary, error)
 		ci                 bool
 		wantSkip, wantFail bool
-		wantBin            string
+		want               binary
 	}{
 		{name: "missing", find: missing, wantSkip: true},
 		{name: "missing in CI", find: missing, ci: true, wantFail: true},
-		{name: "present", find: present, wantBin: "/bin/etcd"},
-		{name: "present in CI", find: present, ci: true, wantBin: "/bin/etcd"},
+		{name: "present", find: present, want: found},
+		{name: "present in CI", find: present, ci: true, want: found},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := &fakeTB{TB: t}
-			bin := requireBinary(f, tt.find, tt.ci)
-			if bin != tt.wantBin || f.skipped != tt.wantSkip || f.failed != tt.wantFail {
-				t.Errorf("got bin %q skipped %v failed %v; want %q %v %v", bin, f.skipped, f.failed, tt.wantBin, tt.wantSkip, tt.wantFail)
+			got := requireBinary(f, tt.find, tt.ci)
+			if got != tt.want || f.skipped != tt.wantSkip || f.failed != tt.wantFail {
+				t.Errorf("got %+v skipped %v failed %v; want %+v %v %v", got, f.skipped, f.failed, tt.want, tt.wantSkip, tt.wantFail)
 			}
 		})
 	}
 }
 
-func TestVersion(t *testing.T) {
-	Require(t)
-	v, err := Version()
+func TestServesV2(t *testing.T) {
+	for v, want := range map[string]bool{
+		"3.4.23": true, "3.5.35": true, "3.6.16": false, "3.7.3": false, "3.10.0": false, "junk": false,
+	} {
+		if got := (binary{version: v}).servesV2(); got != want {
+			t.Errorf("servesV2(%s) = %v, want %v", v, got, want)
+		}
+	}
+}
+
+func TestDefaultVersion(t *testing.T) {
+	t.Setenv("ETCDTEST_V2_VERSION", "")
+	t.Setenv("ETCDTEST_V3_VERSION", " 3.6 ")
+	if got := DefaultVersion(V2); got != "3.4" {
+		t.Errorf("DefaultVersion(V2) = %q with the variable empty, want 3.4", got)
+	}
+	if got := DefaultVersion(V3); got != "3.6" {
+		t.Errorf("DefaultVersion(V3) = %q, want 3.6", got)
+	}
+}
+
+// pinnedVersions returns the exact versions scripts/etcd-bin.sh pins, by
+// series, so that the test below follows the one place they are named.
+func pinnedVersions(t *testing.T) map[string]string {
+	t.Helper()
+	script, err := binScript()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.HasPrefix(v, "3.") {
-		t.Errorf("Version() = %q", v)
+	out, err := exec.Command("bash", script, "pins").Output()
+	if err != nil {
+		t.Fatalf("etcd-bin.sh pins: %v", err)
 	}
-	t.Logf("etcd %s", v)
+	pins := map[string]string{}
+	for _, v := range strings.Fields(string(out)) {
+		parts := strings.SplitN(v, ".", 3)
+		pins[parts[0]+"."+parts[1]] = v
+	}
+	if len(pins) != 4 {
+		t.Fatalf("etcd-bin.sh pins printed %q, want four versions", out)
+	}
+	return pins
+}
+
+// TestEveryVersion starts a member of every pinned series with every API it
+// serves, and checks that it runs the version asked for and takes a write
+// of that API; v2 on 3.6 and later must be refused with a clear error.
+func TestEveryVersion(t *testing.T) {
+	pins := pinnedVersions(t)
+	tests := []struct {
+		series  string
+		api     API
+		wantErr string
+	}{
+		{"3.4", V2, ""}, {"3.4", V3, ""},
+		{"3.5", V2, ""}, {"3.5", V3, ""},
+		{"3.6", V3, ""}, {"3.6", V2, "does not serve the v2 API"},
+		{"3.7", V3, ""}, {"3.7", V2, "does not serve the v2 API"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.series+"/"+string(tt.api), func(t *testing.T) {
+			t.Parallel()
+			bin := require(t, tt.series, tt.api)
+			if bin.version != pins[tt.series] {
+				t.Fatalf("etcd %s resolved to %s, want the pinned %s", tt.series, bin.version, pins[tt.series])
+			}
+			c, err := start(startConfig{bin: bin, api: tt.api, size: 1, ports: freePorts})
+			if tt.wantErr != "" {
+				if err == nil {
+					c.Stop()
+					t.Fatalf("start of v2 on %s succeeded", bin.version)
+				}
+				if !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("start error %q does not say %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { c.Stop() })
+			if c.Version() != pins[tt.series] || c.API() != tt.api {
+				t.Errorf("cluster runs %s %s, want %s %s", c.API(), c.Version(), tt.api, pins[tt.series])
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), settle)
+			defer cancel()
+			if err := probeWrite(ctx, c.ClientURLs()[0], tt.api); err != nil {
+				t.Errorf("%s write: %v", tt.api, err)
+			}
+			// A V3 member of 3.4 or 3.5 must not serve v2: the tests of
+			// the v3 side must not pass by reading v2 by mistake.
+			if tt.api == V3 {
+				code, _, err := do(testClient, http.MethodGet, c.ClientURLs()[0], "/", nil)
+				if err == nil && code == http.StatusOK {
+					t.Errorf("a V3 member of %s answers v2 GETs", bin.version)
+				}
+			}
+			if _, err := c.Leader(ctx); err != nil {
+				t.Errorf("Leader: %v", err)
+			}
+		})
+	}
+}
+
+func TestSharedV3(t *testing.T) {
+	m := SharedV3(t)
+	if m.API() != V3 || m != SharedV3(t) {
+		t.Fatalf("SharedV3 gave %s member %s, then another", m.API(), m.Name())
+	}
+	if v := m.Version(); !strings.HasPrefix(v+".", DefaultVersion(V3)+".") {
+		t.Errorf("SharedV3 runs %s, default v3 version is %s", v, DefaultVersion(V3))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), settle)
+	defer cancel()
+	if err := probeWrite(ctx, m.ClientURL(), V3); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func TestStopLeavesNoGoroutines(t *testing.T) {

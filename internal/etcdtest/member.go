@@ -29,7 +29,8 @@ type Member struct {
 	dataDir   string
 	logPath   string
 
-	bin            string
+	bin            binary
+	api            API      // the API the member was started to serve
 	initialCluster string   // --initial-cluster value
 	token          string   // --initial-cluster-token value
 	extraFlags     []string // appended last, so they override ours
@@ -43,6 +44,14 @@ type Member struct {
 // Name returns the member's etcd name (--name), unique among all members
 // started by this package.
 func (m *Member) Name() string { return m.name }
+
+// Version returns the exact etcd version the member runs, for example
+// "3.4.23".
+func (m *Member) Version() string { return m.bin.version }
+
+// API returns the API the member was started to serve. A [V2] member serves
+// v3 as well.
+func (m *Member) API() API { return m.api }
 
 // ClientURL returns the URL clients use, for example "http://127.0.0.1:40123".
 func (m *Member) ClientURL() string { return m.clientURL }
@@ -168,7 +177,7 @@ func (m *Member) launch(state string) error {
 	if m.proc != nil {
 		m.appendLog(fmt.Sprintf("--- etcdtest: restarting %s at %s ---\n", m.name, time.Now().Format(time.RFC3339Nano)))
 	}
-	p, err := startProcess(m.bin, m.args(state), m.logPath)
+	p, err := startProcess(m.bin.path, m.args(state), m.logPath)
 	if err != nil {
 		return err
 	}
@@ -176,12 +185,21 @@ func (m *Member) launch(state string) error {
 	return nil
 }
 
-// args returns the etcd command line for the member.
+// args returns the etcd command line for the member. Versions differ: only
+// 3.4 and 3.5 know --enable-v2, and 3.4 logs with capnslog unless told to
+// use zap (3.5 and later only have zap).
 func (m *Member) args(state string) []string {
 	args := []string{
 		"--name", m.name,
 		"--data-dir", m.dataDir,
-		"--enable-v2",
+	}
+	if m.api == V2 {
+		args = append(args, "--enable-v2")
+	}
+	if _, minor, _ := seriesOf(m.bin.version); minor <= 4 {
+		args = append(args, "--logger", "zap")
+	}
+	args = append(args,
 		"--listen-client-urls", m.clientURL,
 		"--advertise-client-urls", m.clientURL,
 		"--listen-peer-urls", m.peerURL,
@@ -191,10 +209,9 @@ func (m *Member) args(state string) []string {
 		"--initial-cluster-state", state,
 		"--heartbeat-interval", "50",
 		"--election-timeout", "500",
-		"--logger", "zap",
 		"--log-outputs", "stderr",
 		"--log-level", "error",
-	}
+	)
 	return append(args, m.extraFlags...)
 }
 

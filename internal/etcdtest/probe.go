@@ -1,7 +1,9 @@
 package etcdtest
 
 import (
+	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -25,14 +27,14 @@ const (
 	// writes. The leading underscore makes it a hidden key, so it never
 	// shows up in a listing.
 	readyKey = "/v2/keys/_etcdtest_ready"
+	// readyKeyV3 is the v3 key written and deleted to prove a cluster
+	// accepts v3 writes.
+	readyKeyV3 = "_etcdtest_ready"
 )
 
 // errAddrInUse marks a start-up that failed because a port was taken; the
 // start is then retried on fresh ports.
 var errAddrInUse = errors.New("etcdtest: address already in use")
-
-// errNoLeader is returned by probeLeader while an election is going on.
-var errNoLeader = errors.New("etcdtest: no leader")
 
 // probeClient sends the package's own requests. It keeps no idle
 // connections, so nothing of it outlives a stopped cluster.
@@ -41,21 +43,31 @@ var probeClient = &http.Client{
 }
 
 // probe sends one request bounded by probeTimeout and decodes a JSON answer
-// into out (if out is not nil). It returns the status code; any status other
+// into out (if out is not nil). A url.Values body is sent as a form, any
+// other non-nil body as JSON. It returns the status code; any status other
 // than 2xx is also an error.
-func probe(ctx context.Context, method, u string, body url.Values, out any) (int, error) {
+func probe(ctx context.Context, method, u string, body any, out any) (int, error) {
 	ctx, cancel := context.WithTimeout(ctx, probeTimeout)
 	defer cancel()
 	var r io.Reader
-	if body != nil {
-		r = strings.NewReader(body.Encode())
+	contentType := ""
+	switch b := body.(type) {
+	case nil:
+	case url.Values:
+		r, contentType = strings.NewReader(b.Encode()), "application/x-www-form-urlencoded"
+	default:
+		data, err := json.Marshal(b)
+		if err != nil {
+			return 0, fmt.Errorf("etcdtest: %w", err)
+		}
+		r, contentType = bytes.NewReader(data), "application/json"
 	}
 	req, err := http.NewRequestWithContext(ctx, method, u, r)
 	if err != nil {
 		return 0, fmt.Errorf("etcdtest: %w", err)
 	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
 	}
 	resp, err := probeClient.Do(req)
 	if err != nil {
@@ -77,10 +89,21 @@ func probe(ctx context.Context, method, u string, body url.Values, out any) (int
 	return resp.StatusCode, nil
 }
 
+// The probes below use the v3 JSON gateway (/v3/...), which every version
+// from 3.4 on serves whether or not v2 is enabled, so one set of probes
+// works for every member; only the readiness write depends on the API.
+// The gateway encodes 64-bit integers as JSON strings.
+
+// v3Header is the header of every v3 answer.
+type v3Header struct {
+	MemberID string `json:"member_id"`
+	Revision string `json:"revision"`
+}
+
 // probeHealthy checks that GET /health reports {"health":"true"} and that the
-// server answering is m itself (by its name in /v2/stats/self), not another
-// etcd that took m's port. The latter is reported as errAddrInUse. The probe
-// is abandoned as soon as m's process exits.
+// server answering is m itself (its member ID names m in the member list),
+// not another etcd that took m's port. The latter is reported as
+// errAddrInUse. The probe is abandoned as soon as m's process exits.
 func (m *Member) probeHealthy(ctx context.Context) error {
 	m.mu.Lock()
 	p := m.proc
@@ -99,41 +122,68 @@ func (m *Member) probeHealthy(ctx context.Context) error {
 	if health.Health != "true" {
 		return fmt.Errorf("etcdtest: %s: health is %q", m.name, health.Health)
 	}
-	var self struct {
-		Name string `json:"name"`
+	var list struct {
+		Header  v3Header `json:"header"`
+		Members []struct {
+			ID   string `json:"ID"`
+			Name string `json:"name"`
+		} `json:"members"`
 	}
-	if _, err := probe(ctx, http.MethodGet, m.clientURL+"/v2/stats/self", nil, &self); err != nil {
+	if _, err := probe(ctx, http.MethodPost, m.clientURL+"/v3/cluster/member/list", struct{}{}, &list); err != nil {
 		return err
 	}
-	if self.Name != m.name {
-		return fmt.Errorf("%w: %s is served by member %q, not %q", errAddrInUse, m.clientURL, self.Name, m.name)
+	for _, x := range list.Members {
+		if x.ID == list.Header.MemberID {
+			if x.Name != m.name {
+				return fmt.Errorf("%w: %s is served by member %q, not %q", errAddrInUse, m.clientURL, x.Name, m.name)
+			}
+			return nil
+		}
 	}
-	return nil
+	return fmt.Errorf("%w: %s is served by member %s, which is not in its own member list", errAddrInUse, m.clientURL, list.Header.MemberID)
 }
 
-// probeLeader asks the member at clientURL who the leader is and returns the
-// leader's client URLs, or errNoLeader during an election.
-func probeLeader(ctx context.Context, clientURL string) ([]string, error) {
-	var leader struct {
-		ClientURLs []string `json:"clientURLs"`
+// memberStatus is what probeStatus learns from a member.
+type memberStatus struct {
+	self, leader string // member IDs; leader is "" or "0" during an election
+}
+
+// isLeader reports whether the member that answered is the leader.
+func (s memberStatus) isLeader() bool {
+	return s.leader != "" && s.leader != "0" && s.self == s.leader
+}
+
+// probeStatus asks the member at clientURL for its ID and its leader's.
+func probeStatus(ctx context.Context, clientURL string) (memberStatus, error) {
+	var st struct {
+		Header v3Header `json:"header"`
+		Leader string   `json:"leader"`
 	}
-	code, err := probe(ctx, http.MethodGet, clientURL+"/v2/members/leader", nil, &leader)
-	if code == http.StatusServiceUnavailable {
-		return nil, fmt.Errorf("%w: %w", errNoLeader, err)
+	if _, err := probe(ctx, http.MethodPost, clientURL+"/v3/maintenance/status", struct{}{}, &st); err != nil {
+		return memberStatus{}, err
 	}
-	if err != nil {
-		return nil, err
-	}
-	return leader.ClientURLs, nil
+	return memberStatus{self: st.Header.MemberID, leader: st.Leader}, nil
 }
 
 // probeWrite writes and deletes the hidden ready key through the member at
-// clientURL, proving that the cluster has a leader and commits v2 writes.
-func probeWrite(ctx context.Context, clientURL string) error {
-	if _, err := probe(ctx, http.MethodPut, clientURL+readyKey, url.Values{"value": {"1"}}, nil); err != nil {
+// clientURL with the given API, proving that the cluster has a leader and
+// commits writes. The v2 key's leading underscore makes it hidden, so it
+// never shows up in a listing; the v3 key has no leading slash, so it lies
+// outside every v2 layout (whose keys start with the prefix and a slash).
+func probeWrite(ctx context.Context, clientURL string, api API) error {
+	if api == V2 {
+		if _, err := probe(ctx, http.MethodPut, clientURL+readyKey, url.Values{"value": {"1"}}, nil); err != nil {
+			return err
+		}
+		_, err := probe(ctx, http.MethodDelete, clientURL+readyKey, nil, nil)
 		return err
 	}
-	_, err := probe(ctx, http.MethodDelete, clientURL+readyKey, nil, nil)
+	key := base64.StdEncoding.EncodeToString([]byte(readyKeyV3))
+	put := map[string]string{"key": key, "value": base64.StdEncoding.EncodeToString([]byte("1"))}
+	if _, err := probe(ctx, http.MethodPost, clientURL+"/v3/kv/put", put, nil); err != nil {
+		return err
+	}
+	_, err := probe(ctx, http.MethodPost, clientURL+"/v3/kv/deleterange", map[string]string{"key": key}, nil)
 	return err
 }
 
@@ -169,9 +219,9 @@ func waitHealthy(ctx context.Context, members []*Member) error {
 	}
 }
 
-// waitWritable polls until the cluster reports a leader and commits a v2
-// write through its first member, or ctx is done.
-func waitWritable(ctx context.Context, members []*Member) error {
+// waitWritable polls until the cluster reports a leader and commits a write
+// of the given API through its first member, or ctx is done.
+func waitWritable(ctx context.Context, members []*Member, api API) error {
 	first := members[0]
 	var lastErr error
 	for {
@@ -180,9 +230,13 @@ func waitWritable(ctx context.Context, members []*Member) error {
 				return err
 			}
 		}
-		_, lastErr = probeLeader(ctx, first.clientURL)
+		var st memberStatus
+		st, lastErr = probeStatus(ctx, first.clientURL)
+		if lastErr == nil && (st.leader == "" || st.leader == "0") {
+			lastErr = errors.New("etcdtest: no leader yet")
+		}
 		if lastErr == nil {
-			lastErr = probeWrite(ctx, first.clientURL)
+			lastErr = probeWrite(ctx, first.clientURL, api)
 			if lastErr == nil {
 				return nil
 			}
