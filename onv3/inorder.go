@@ -10,8 +10,3 @@ import (
 func (k *keysAPI) CreateInOrder(ctx context.Context, dir, value string, opts *client.CreateInOrderOptions) (*client.Response, error) {
 	return nil, unsupported("CreateInOrder")
 }
-
-// Watcher is implemented in a later step.
-func (k *keysAPI) Watcher(key string, opts *client.WatcherOptions) client.Watcher {
-	return nil
-}

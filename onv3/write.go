@@ -28,10 +28,11 @@ const (
 )
 
 // dirRecord is the record of a write to directory key that leaves its
-// marker alone: the action, "dir" and the directory's created revision,
+// marker alone: the action, "dir" and the marker's created and modified
+// revisions,
 // separated by NUL, so that a watcher can report the event without it.
-func dirRecord(action string, created int64) string {
-	return action + "\x00dir\x00" + strconv.FormatInt(created, 10)
+func dirRecord(action string, created, mod int64) string {
+	return action + "\x00dir\x00" + strconv.FormatInt(created, 10) + "\x00" + strconv.FormatInt(mod, 10)
 }
 
 // plan is one transaction decided from a pathView.
@@ -353,7 +354,7 @@ func (w *setWrite) update(v *pathView) (*plan, error) {
 			// v2 keeps a directory's ModifiedIndex when only its (absent)
 			// TTL is "updated": the marker stays; the record alone makes
 			// the revision and tells watchers which node changed.
-			record = dirRecord(record, kv.CreateRevision)
+			record = dirRecord(record, kv.CreateRevision, kv.ModRevision)
 		} else {
 			ops = append(ops, clientv3.OpPut(l.DirKey(w.key), "", w.putOpts()...))
 		}

@@ -1,0 +1,303 @@
+package onv3
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/v2keys/client"
+	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
+	"go.etcd.io/etcd/api/v3/mvccpb"
+	clientv3 "go.etcd.io/etcd/client/v3"
+)
+
+// Watcher returns a v2 Watcher over a v3 watch stream: every change after
+// AfterIndex (a v3 revision) exactly once and in order, v2 actions taken
+// from the action records of onv3's writes (see the README for writes made
+// by plain v3 clients). Stream is accepted and moot: a v3 watch always
+// streams. The stream is opened by the first Next and stays open between
+// calls; it ends when a Next's context ends (the next call resumes after
+// the last delivered event), on an error, or on Close (reached with
+// w.(io.Closer).Close()) or the clientv3 client's Close.
+func (k *keysAPI) Watcher(key string, opts *client.WatcherOptions) client.Watcher {
+	var o client.WatcherOptions
+	if opts != nil {
+		o = *opts
+	}
+	w := &watcher{k: k, recursive: o.Recursive, resync: o.ResyncOnCleared}
+	if strings.IndexByte(key, 0) >= 0 {
+		w.bad = errNUL
+	}
+	w.key = Canonical(key)
+	if o.AfterIndex > 0 {
+		w.next = int64(o.AfterIndex) + 1
+	}
+	return w
+}
+
+type watcher struct {
+	k         *keysAPI
+	key       string
+	recursive bool
+	resync    bool
+	bad       error // the key cannot be watched
+
+	// mu serialises Next and Close.
+	mu      sync.Mutex
+	next    int64 // first revision not yet converted; 0: from now
+	stream  clientv3.WatchChan
+	cancel  context.CancelFunc
+	pending []*client.Response
+	closed  bool
+}
+
+var errWatcherClosed = errors.New("onv3: watcher closed")
+
+// Close ends the watch stream. A later Next fails.
+func (w *watcher) Close() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.closed = true
+	w.stop()
+	return nil
+}
+
+func (w *watcher) stop() {
+	if w.cancel != nil {
+		w.cancel()
+	}
+	w.stream, w.cancel = nil, nil
+}
+
+// rangeOf is the v3 range the watch covers; events of keys beside the
+// watched ones that it also covers are filtered out by inScope.
+func (w *watcher) rangeOf() (string, string) {
+	l := w.k.l
+	if w.key == "/" {
+		return l.Below("/")
+	}
+	if w.recursive {
+		return l.FileKey(w.key), l.Prefix + w.key + "0"
+	}
+	return l.FileKey(w.key), l.DirKey(w.key) + "\x00"
+}
+
+func (w *watcher) inScope(key string) bool {
+	if key == w.key {
+		return true
+	}
+	return w.recursive && (w.key == "/" || strings.HasPrefix(key, w.key+"/"))
+}
+
+// Next returns the next event. See client.Watcher.
+func (w *watcher) Next(ctx context.Context) (*client.Response, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.bad != nil {
+		return nil, w.bad
+	}
+	for {
+		if w.closed {
+			return nil, errWatcherClosed
+		}
+		if len(w.pending) > 0 {
+			r := w.pending[0]
+			w.pending = w.pending[1:]
+			return r, nil
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		if w.stream == nil {
+			w.open()
+		}
+		var wr clientv3.WatchResponse
+		var ok bool
+		select {
+		case <-ctx.Done():
+			w.stop() // the next call resumes from w.next
+			return nil, ctx.Err()
+		case wr, ok = <-w.stream:
+		}
+		if !ok {
+			w.stop()
+			return nil, errors.New("onv3: watch stream ended (the clientv3 client was closed)")
+		}
+		if wr.CompactRevision != 0 {
+			w.stop()
+			return nil, w.cleared(ctx, wr)
+		}
+		if err := wr.Err(); err != nil {
+			w.stop()
+			return nil, fmt.Errorf("onv3: watch: %w", err)
+		}
+		if wr.Created {
+			if w.next == 0 {
+				w.next = wr.Header.Revision + 1
+			}
+			continue
+		}
+		if err := w.convert(ctx, wr); err != nil {
+			w.stop()
+			return nil, err
+		}
+	}
+}
+
+func (w *watcher) open() {
+	ctx, cancel := context.WithCancel(clientv3.WithRequireLeader(context.Background()))
+	start, end := w.rangeOf()
+	opts := []clientv3.OpOption{clientv3.WithRange(end), clientv3.WithPrevKV(), clientv3.WithCreatedNotify()}
+	if w.next > 0 {
+		opts = append(opts, clientv3.WithRev(w.next))
+	}
+	w.stream, w.cancel = w.k.c.Watch(ctx, start, opts...), cancel
+}
+
+// cleared reports a compacted start revision as v2 reports a cleared
+// event index: errorCode 401, or with ResyncOnCleared a fresh read of the
+// key after which the watch resumes.
+func (w *watcher) cleared(ctx context.Context, wr clientv3.WatchResponse) error {
+	e := client.Error{Code: client.ErrorCodeEventIndexCleared, Message: messages[client.ErrorCodeEventIndexCleared],
+		Cause: fmt.Sprintf("the requested history has been cleared [%d/%d]", wr.CompactRevision, w.next), Index: uint64(wr.Header.Revision)}
+	if !w.resync {
+		return e
+	}
+	snap, err := w.k.Get(ctx, w.key, &client.GetOptions{Quorum: true, Sort: true, Recursive: w.recursive})
+	if err != nil {
+		var ce client.Error
+		if !errors.As(err, &ce) || ce.Code != client.ErrorCodeKeyNotFound {
+			return err
+		}
+		snap = &client.Response{Index: ce.Index}
+	}
+	w.next = int64(snap.Index) + 1
+	return &client.HistoryClearedError{Snapshot: snap, Cleared: e}
+}
+
+// convert turns the events of one watch response into v2 events, one
+// revision at a time, and moves w.next past them.
+func (w *watcher) convert(ctx context.Context, wr clientv3.WatchResponse) error {
+	evs := wr.Events
+	for len(evs) > 0 {
+		rev := evs[0].Kv.ModRevision
+		n := 1
+		for n < len(evs) && evs[n].Kv.ModRevision == rev {
+			n++
+		}
+		rs, err := w.revision(ctx, rev, evs[:n], wr.Header)
+		if err != nil {
+			return err
+		}
+		w.pending = append(w.pending, rs...)
+		w.next = rev + 1
+		evs = evs[n:]
+	}
+	return nil
+}
+
+// revision converts the events of one revision. A write made through
+// onv3 carries an action record naming its key and action: it gives one
+// v2 event and the other keys of the revision (directories created on the
+// way, a deleted subtree) give none, as in v2. Without a record (plain v3
+// clients, lease expiry) each key gives its own event: a put is "set", a
+// delete is "expire" if the key had a lease, else "delete".
+func (w *watcher) revision(ctx context.Context, rev int64, evs []*clientv3.Event, h *pb.ResponseHeader) ([]*client.Response, error) {
+	l := w.k.l
+	type change struct {
+		ev   *clientv3.Event
+		kind Kind
+	}
+	byKey := map[string][]change{}
+	var records []*clientv3.Event
+	for _, ev := range evs {
+		key, kind := l.Parse(string(ev.Kv.Key))
+		switch kind {
+		case Record:
+			if ev.Type == clientv3.EventTypePut && strings.HasSuffix(string(ev.Kv.Key), "\x00") && w.inScope(key) {
+				records = append(records, ev)
+			}
+		case File, Dir:
+			if w.inScope(key) {
+				byKey[key] = append(byKey[key], change{ev, kind})
+			}
+		}
+	}
+	var out []*client.Response
+	emit := func(r *client.Response) {
+		r.Index, r.ClusterID = uint64(h.Revision), clusterIDString(h.ClusterId)
+		out = append(out, r)
+	}
+	if len(records) > 0 {
+		for _, rec := range records {
+			key, _ := l.Parse(string(rec.Kv.Key))
+			parts := strings.Split(string(rec.Kv.Value), "\x00")
+			action := parts[0]
+			if action == actionRefresh || action == actionReap {
+				continue
+			}
+			r := &client.Response{Action: action}
+			if len(parts) == 4 && parts[1] == "dir" {
+				created, _ := strconv.ParseInt(parts[2], 10, 64)
+				mod, _ := strconv.ParseInt(parts[3], 10, 64)
+				r.Node = &client.Node{Key: key, Dir: true, CreatedIndex: uint64(created), ModifiedIndex: uint64(rev)}
+				r.PrevNode = &client.Node{Key: key, Dir: true, CreatedIndex: uint64(created), ModifiedIndex: uint64(mod)}
+				emit(r)
+				continue
+			}
+			for _, c := range byKey[key] {
+				if c.ev.Type == clientv3.EventTypePut {
+					n := kvNode(key, c.kind, c.ev.Kv)
+					if err := newTTLs(w.k.c).fill(ctx, n, c.ev.Kv.Lease); err != nil {
+						return nil, err
+					}
+					r.Node = n
+				} else if r.Node == nil {
+					r.Node = &client.Node{Key: key, Dir: c.kind == Dir, CreatedIndex: uint64(c.ev.PrevKv.GetCreateRevision()), ModifiedIndex: uint64(rev)}
+				}
+				if c.ev.PrevKv != nil && r.PrevNode == nil {
+					r.PrevNode = kvNode(key, c.kind, c.ev.PrevKv)
+				}
+			}
+			if r.Node == nil {
+				continue // not a change of this watch's keys
+			}
+			emit(r)
+		}
+		return out, nil
+	}
+	for _, ev := range evs {
+		key, kind := l.Parse(string(ev.Kv.Key))
+		if (kind != File && kind != Dir) || !w.inScope(key) {
+			continue
+		}
+		r := &client.Response{Action: actionSet}
+		if ev.Type == clientv3.EventTypePut {
+			r.Node = kvNode(key, kind, ev.Kv)
+			if err := newTTLs(w.k.c).fill(ctx, r.Node, ev.Kv.Lease); err != nil {
+				return nil, err
+			}
+		} else {
+			r.Action = actionDelete
+			if ev.PrevKv != nil && ev.PrevKv.Lease != 0 {
+				r.Action = actionExpire
+			}
+			r.Node = &client.Node{Key: key, Dir: kind == Dir, CreatedIndex: uint64(ev.PrevKv.GetCreateRevision()), ModifiedIndex: uint64(rev)}
+		}
+		if ev.PrevKv != nil {
+			r.PrevNode = kvNode(key, kind, ev.PrevKv)
+		}
+		emit(r)
+	}
+	return out, nil
+}
+
+func kvNode(key string, kind Kind, kv *mvccpb.KeyValue) *client.Node {
+	if kind == Dir {
+		return dirNode(key, kv)
+	}
+	return fileNode(key, kv)
+}
