@@ -27,6 +27,8 @@ type env struct {
 	k    client.KeysAPI
 	base string
 	rs   []*client.Response
+
+	lastInOrder string // the key of the last CreateInOrder
 }
 
 func (e *env) key(k string) string { return e.base + k }
@@ -95,13 +97,16 @@ func (n *normaliser) label(i uint64) string {
 	return fmt.Sprintf("#%d", l)
 }
 
-var digits = regexp.MustCompile(`[0-9]+`)
+var (
+	digits       = regexp.MustCompile(`[0-9]+`)
+	inOrderNames = regexp.MustCompile(`/[0-9]{20}\b`)
+)
 
 func (n *normaliser) key(k string) string {
 	if k == n.base {
 		return "<base>"
 	}
-	return strings.TrimPrefix(k, n.base)
+	return inOrderNames.ReplaceAllString(strings.TrimPrefix(k, n.base), "/<n>")
 }
 
 func (n *normaliser) response(r *client.Response, err error, noCreated bool) string {

@@ -1,6 +1,9 @@
 package onv3
 
 import (
+	"context"
+	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/v2keys/client"
@@ -149,4 +152,35 @@ func TestDifferential(t *testing.T) {
 	for _, sc := range scenarios {
 		t.Run(sc.name, func(t *testing.T) { differential(t, sc.steps) })
 	}
+}
+
+// TestDifferentialInOrder compares CreateInOrder with v2: names are 20
+// digits, in creation order, the answer names the child, the directory is
+// created with it, and a file in the way is an error.
+func TestDifferentialInOrder(t *testing.T) {
+	inOrder := func(dir, v string) step {
+		return step{name: "inorder " + dir, do: func(ctx context.Context, e *env) (*client.Response, error) {
+			r, err := e.k.CreateInOrder(ctx, e.key(dir), v, nil)
+			if err == nil {
+				// Names differ in value (indexes), not in form.
+				name := strings.TrimPrefix(r.Node.Key, e.key(dir)+"/")
+				if len(name) != 20 || strings.Trim(name, "0123456789") != "" {
+					return nil, fmt.Errorf("bad in-order name %q", r.Node.Key)
+				}
+				if r.Node.Key <= e.lastInOrder {
+					return nil, fmt.Errorf("in-order name %q not after %q", r.Node.Key, e.lastInOrder)
+				}
+				e.lastInOrder = r.Node.Key
+			}
+			return r, err
+		}}
+	}
+	differential(t, []step{
+		inOrder("/q", "first"),
+		inOrder("/q", "second"),
+		inOrder("/q", "third"),
+		get("/q", &client.GetOptions{Sort: true}),
+		set("/f", "file", nil),
+		inOrder("/f", "x"),
+	})
 }

@@ -40,6 +40,8 @@ type plan struct {
 	cmps   []clientv3.Cmp
 	ops    []clientv3.Op
 	record string // action record value for the key
+	// recordKey is the v2 key the record names, when not the key written.
+	recordKey string
 	// answer builds the response from the revision of the commit.
 	answer func(rev int64) *client.Response
 }
@@ -80,7 +82,11 @@ func (k *keysAPI) write(ctx context.Context, key string, mode belowMode, decide 
 		if err != nil {
 			return nil, readErr(ctx, err)
 		}
-		ops := append(p.ops, clientv3.OpPut(k.l.RecordKey(key), p.record, clientv3.WithLease(rec)))
+		recKey := key
+		if p.recordKey != "" {
+			recKey = p.recordKey
+		}
+		ops := append(p.ops, clientv3.OpPut(k.l.RecordKey(recKey), p.record, clientv3.WithLease(rec)))
 		resp, err := k.c.Txn(ctx).If(append(v.guards(k.l), p.cmps...)...).Then(ops...).Commit()
 		if err != nil {
 			if k.dropLeaseOn(err, rec) {
