@@ -13,15 +13,16 @@ import (
 
 func TestMain(m *testing.M) { etcdtest.Main(m) }
 
-// v3URL is the client URL of a member serving the v3 API, shared by the
-// tests of the binary.
+// v3URL is the client URL of a member serving the v3 API (of the version
+// ETCDTEST_V3_VERSION names), shared by the tests of the binary.
 func v3URL(t testing.TB) string {
 	t.Helper()
-	return etcdtest.Shared(t).ClientURL()
+	return etcdtest.SharedV3(t).ClientURL()
 }
 
-// v2URL is the client URL of a member serving the native v2 API, the
-// reference of the differential tests.
+// v2URL is the client URL of a member serving the native v2 API (of the
+// version ETCDTEST_V2_VERSION names), the reference of the differential
+// tests.
 func v2URL(t testing.TB) string {
 	t.Helper()
 	return etcdtest.Shared(t).ClientURL()

@@ -12,7 +12,7 @@ import (
 )
 
 // TestMembersDifferential: List and Leader answer as the v2 members API of
-// the same cluster.
+// the same cluster (a member of a version that serves both APIs).
 func TestMembersDifferential(t *testing.T) {
 	ctx := testCtx(t)
 	url := v2URL(t)
@@ -63,7 +63,7 @@ func TestMembersChange(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a 3-member cluster")
 	}
-	cl := etcdtest.Start(t, 3)
+	cl := etcdtest.StartCluster(t, etcdtest.Options{Size: 3, API: etcdtest.V3})
 	ctx := testCtx(t)
 	m := NewMembersAPI(newV3(t, cl.ClientURLs()[0]))
 	var added *client.Member
