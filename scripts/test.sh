@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: formatting, vet, the race-enabled tests against real
-# etcd members that the tests start, through the version matrix below, a
+# etcd members that the tests start, through the version matrix below, the
+# chaos tests (linearizability under randomized faults, internal/chaos), a
 # short fuzz run of every decoder, and one run of every benchmark so that
 # they cannot rot.
 #
@@ -10,6 +11,9 @@
 #   v2keys command          v2 3.4 + v3 3.4, and v2 3.5 + v3 3.6 (migrate's
 #                           real upgrade path: a 3.5 v2 keyspace into 3.6)
 #   onv3                    v3 on 3.4, 3.6 and 3.7
+#   internal/chaos          v2 on 3.4: one 30 s run per claim, about 2 minutes
+#                           (longer: CHAOS_DURATION=20m per claim, with
+#                           CHAOS_TIMEOUT=3h; replay: CHAOS_SEED=<seed>)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$(date +%s)
@@ -41,12 +45,14 @@ step "go vet"
 go vet ./...
 (cd bench && go vet ./...)
 (cd cmd/v2keys && go vet ./...)
+(cd internal/chaos && go vet ./...)
 (cd onv3 && go vet ./...)
 
 gotest . 3.4 3.4 -timeout 15m ./...
 gotest . 3.5 3.5 -timeout 15m .
 gotest cmd/v2keys 3.4 3.4 -timeout 10m ./...
 gotest cmd/v2keys 3.5 3.6 -timeout 10m ./...
+gotest internal/chaos 3.4 3.4 -timeout "${CHAOS_TIMEOUT:-15m}" ./...
 # onv3: its differential tests compare with native v2 on 3.4.
 gotest onv3 3.4 3.4 -timeout 10m ./...
 gotest onv3 3.4 3.6 -timeout 10m ./...

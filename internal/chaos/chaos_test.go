@@ -1,0 +1,268 @@
+package chaos
+
+import (
+	"fmt"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/anishathalye/porcupine"
+)
+
+// workers is the number of separate clients running operations.
+const workers = 6
+
+// faultNotes marks the faults on porcupine's visualization.
+func faultNotes(faults []Fault) []porcupine.Annotation {
+	var out []porcupine.Annotation
+	for _, f := range faults {
+		out = append(out, porcupine.Annotation{Tag: "nemesis", Start: f.Start, End: f.End,
+			Description: f.Kind + " " + strings.Join(f.Members, ","), BackgroundColor: "#f6c6c6"})
+	}
+	return out
+}
+
+// checkIndexes fails t for every contradiction between indexes and real
+// time across keys.
+func checkIndexes(t *testing.T, seed int64, res *runResult) {
+	t.Helper()
+	for _, v := range CheckIndexOrder(res.recs) {
+		t.Errorf("seed %d: index order contradicts real time: %v", seed, v)
+	}
+}
+
+// Claim 1: with Config.OneShotWrites, every history is linearizable.
+func TestChaosOneShotWritesLinearizable(t *testing.T) {
+	s := loadSettings(t)
+	seeds, length := s.runs()
+	var total stats
+	for _, seed := range seeds {
+		t.Run(fmt.Sprintf("seed-%d", seed), func(t *testing.T) {
+			res := runChaos(t, runConfig{seed: seed, length: length, oneShot: true, workers: workers})
+			var st stats
+			st.add(res)
+			total.add(res)
+			t.Logf("seed %d: %v", seed, st)
+			keys, recs := byKey(res.recs)
+			for _, key := range keys {
+				v, witness := checkKey(t, s, recs[key], res.faults, nil, visName(seed, "oneshot", key), s.checkTimeout)
+				switch v.Result {
+				case porcupine.Illegal:
+					t.Errorf("seed %d: history of %s is not linearizable %s; visualization: %s (replay: CHAOS_SEED=%d CHAOS_DURATION=%v)", seed, key, witness, v.Visualization, seed, length)
+				case porcupine.Unknown:
+					t.Errorf("seed %d: the check of %s did not finish within %v: inconclusive; partial visualization: %s", seed, key, s.checkTimeout, v.Visualization)
+				}
+			}
+			checkIndexes(t, seed, res)
+		})
+	}
+	t.Logf("claim 1 (OneShotWrites): %d runs of %v, %v", len(seeds), length, total)
+}
+
+// strictTimeout bounds the check of a default-config history as recorded:
+// one with a write applied twice can take long to prove illegal, and a
+// witness usually proves it at once.
+const strictTimeout = 30 * time.Second
+
+// Claim 2: with the default config, every violation involves a write that
+// was resent after its first copy may have reached a member. A history that
+// is not linearizable as recorded must become linearizable once the resent
+// writes the documentation warns about (plain and PrevValue Set,
+// CreateInOrder) may apply once per copy that may have reached a member.
+func TestChaosDefaultViolationsAreResentWrites(t *testing.T) {
+	s := loadSettings(t)
+	seeds, length := s.runs()
+	var total stats
+	var runsWithViolation, violations, resent int
+	var found []string
+	for _, seed := range seeds {
+		t.Run(fmt.Sprintf("seed-%d", seed), func(t *testing.T) {
+			res := runChaos(t, runConfig{seed: seed, length: length, workers: workers})
+			var st stats
+			st.add(res)
+			total.add(res)
+			ghosts := resentGhosts(res, true)
+			resent += len(ghosts)
+			t.Logf("seed %d: %v; %d writes resent after a copy may have reached a member", seed, st, len(ghosts))
+			checkIndexes(t, seed, res)
+			keys, recs := byKey(res.recs)
+			violated := false
+			for _, key := range keys {
+				v, witness := checkKey(t, s, recs[key], res.faults, nil, visName(seed, "default", key), min(strictTimeout, s.checkTimeout))
+				switch v.Result {
+				case porcupine.Ok:
+					continue
+				case porcupine.Unknown:
+					t.Errorf("seed %d: the check of %s did not finish within %v: inconclusive; partial visualization: %s", seed, key, min(strictTimeout, s.checkTimeout), v.Visualization)
+					continue
+				}
+				violated = true
+				violations++
+				explained, how := explain(t, s, recs[key], res.faults, remap(res.recs, key, ghosts), remap(res.recs, key, resentGhosts(res, false)))
+				if !explained {
+					t.Errorf("seed %d: history of %s is not linearizable %s, %s: a violation beyond the documented risk; visualization: %s (replay: CHAOS_SEED=%d CHAOS_DURATION=%v)",
+						seed, key, witness, how, v.Visualization, seed, length)
+					continue
+				}
+				msg := fmt.Sprintf("seed %d: %s not linearizable %s; explained by %s; visualization: %s", seed, key, witness, how, v.Visualization)
+				found = append(found, msg)
+				t.Log(msg)
+			}
+			if violated {
+				runsWithViolation++
+			}
+		})
+	}
+	t.Logf("claim 2 (default config): %d runs of %v, %v; %d resent writes; %d runs with a violation, %d key histories not linearizable",
+		len(seeds), length, total, resent, runsWithViolation, violations)
+	for _, f := range found {
+		t.Log(f)
+	}
+}
+
+// visName names the visualization of one key's history.
+func visName(seed int64, tag, key string) string {
+	return fmt.Sprintf("seed-%d-%s-%s", seed, tag, filepath.Base(key))
+}
+
+// explain looks for the resent writes whose extra copies make one key's
+// history (recs) linearizable: first the documented ones (see
+// resentGhosts) whose values were seen under two indexes, then all
+// documented ones. If neither does, it says whether all resent writes
+// (Create and compare-and-swap by index too) would.
+func explain(t *testing.T, s settings, recs []Record, faults []Fault, documented, all map[int]int) (bool, string) {
+	t.Helper()
+	describe := func(g map[int]int) string {
+		var idx []int
+		for i := range g {
+			idx = append(idx, i)
+		}
+		sort.Ints(idx)
+		var out []string
+		for _, i := range idx {
+			r := recs[i]
+			out = append(out, fmt.Sprintf("%s op %d: %s(%s) by client %d, %d copies may have reached a member, outcome %s",
+				r.In.Key, i, r.In.Kind, r.In.Value, r.Client, g[i]+1, outcomeText(r)))
+		}
+		return strings.Join(out, "; ")
+	}
+	_, doubled := Witness(recs)
+	seen := map[int]int{}
+	for i, n := range documented {
+		if doubled[recs[i].In.Value] {
+			seen[i] = n
+		}
+	}
+	if len(seen) > 0 {
+		if v, _ := checkKey(t, s, recs, faults, seen, "", s.checkTimeout); v.Result == porcupine.Ok {
+			return true, "extra copies of the resent writes seen applied twice: " + describe(seen)
+		}
+	}
+	v, _ := checkKey(t, s, recs, faults, documented, "", s.checkTimeout)
+	switch v.Result {
+	case porcupine.Ok:
+		return true, "extra copies of these resent writes: " + describe(documented)
+	case porcupine.Unknown:
+		return false, fmt.Sprintf("and the check with extra copies of the %d resent writes did not finish within %v", len(documented), s.checkTimeout)
+	}
+	if v, _ := checkKey(t, s, recs, faults, all, "", s.checkTimeout); v.Result == porcupine.Ok {
+		others := map[int]int{}
+		for i, n := range all {
+			if _, ok := documented[i]; !ok {
+				others[i] = n
+			}
+		}
+		return false, "not explained by the documented resent writes, but by these other resent writes, which the documentation says cannot apply twice: " + describe(others)
+	}
+	return false, "not explained by any resent write"
+}
+
+func outcomeText(r Record) string {
+	switch r.Out.Result {
+	case OK:
+		return fmt.Sprintf("ok at %d", r.Out.Index)
+	case Failed:
+		return fmt.Sprintf("error %d", r.Out.Code)
+	}
+	return "unknown: " + strings.TrimSpace(strings.ReplaceAll(r.Err, "\n", " "))
+}
+
+// remap translates ghost counts indexed by record in the whole history to
+// indexes among key's records.
+func remap(recs []Record, key string, g map[int]int) map[int]int {
+	out := map[int]int{}
+	j := 0
+	for i, r := range recs {
+		if r.In.Key != key {
+			continue
+		}
+		if n := g[i]; n > 0 {
+			out[j] = n
+		}
+		j++
+	}
+	return out
+}
+
+// Claim 3: a recursive watcher running through the chaos delivers every
+// acknowledged write exactly once, in index order, or reports the history
+// cleared, and never leaves a silent gap; for the default Watcher and for
+// Stream: true.
+func TestChaosWatchersDeliverEverything(t *testing.T) {
+	s := loadSettings(t)
+	seeds, length := s.runs()
+	var total stats
+	delivered := map[string]int{}
+	cleared := map[string]int{}
+	errs := map[string]map[string]int{}
+	var twiceSeen []string
+	for _, seed := range seeds {
+		t.Run(fmt.Sprintf("seed-%d", seed), func(t *testing.T) {
+			res := runChaos(t, runConfig{seed: seed, length: length, workers: workers, watchers: true})
+			var st stats
+			st.add(res)
+			total.add(res)
+			t.Logf("seed %d: %v", seed, st)
+			for _, l := range res.watches {
+				if !l.reached {
+					t.Errorf("seed %d: %s did not deliver the end marker (index %d); last events: %v", seed, l.name, res.endIndex, tail(l.events, 3))
+				}
+				problems, twice := watchProblems(l, res.recs, res.endIndex)
+				for _, p := range problems {
+					t.Errorf("seed %d: %s", seed, p)
+				}
+				for _, tw := range twice {
+					twiceSeen = append(twiceSeen, fmt.Sprintf("seed %d: %s saw a write applied twice: %s", seed, l.name, tw))
+				}
+				delivered[l.name] += len(l.events)
+				cleared[l.name] += len(l.cleared)
+				if errs[l.name] == nil {
+					errs[l.name] = map[string]int{}
+				}
+				for k, n := range l.errs {
+					errs[l.name][k] += n
+				}
+				t.Logf("seed %d: %s: %d events, %d cleared ranges, errors retried: %v", seed, l.name, len(l.events), len(l.cleared), l.errs)
+			}
+			if len(res.watches) == 2 {
+				for _, p := range compareWatchers(res.watches[0], res.watches[1], res.endIndex) {
+					t.Errorf("seed %d: %s", seed, p)
+				}
+			}
+		})
+	}
+	t.Logf("claim 3 (watchers): %d runs of %v, %v; delivered %v; cleared ranges %v; errors retried %v",
+		len(seeds), length, total, delivered, cleared, errs)
+	for _, tw := range twiceSeen {
+		t.Log(tw)
+	}
+}
+
+func tail(evs []watchEvent, n int) []watchEvent {
+	if len(evs) > n {
+		return evs[len(evs)-n:]
+	}
+	return evs
+}
