@@ -80,7 +80,10 @@ func TestThreeMemberCluster(t *testing.T) {
 		t.Errorf("member list after update printed %q", list)
 	}
 	h2 := runCmd(t, "", "--endpoints", all, "cluster-health")
-	if h2.code != 0 || !strings.Contains(h2.stdout, "member "+id+" is unreachable: no available published client urls\n") {
+	// As with etcdctl, a cluster with a member that is not healthy is
+	// degraded, and that is status 5.
+	if h2.code != 5 || !strings.Contains(h2.stdout, "member "+id+" is unreachable: no available published client urls\n") ||
+		!strings.HasSuffix(h2.stdout, "cluster is degraded\n") {
 		t.Errorf("cluster-health with an unstarted member: %+v", h2)
 	}
 	if r := v2keys(t, all, 0, "member", "remove", id); r.stdout != "Removed member "+id+" from cluster\n" {
@@ -106,8 +109,8 @@ func TestThreeMemberCluster(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	if h3.code != 0 || strings.Count(h3.stdout, " is healthy: ") != 2 ||
-		!strings.Contains(h3.stdout, "failed to check the health of member") {
+	if h3.code != 5 || strings.Count(h3.stdout, " is healthy: ") != 2 ||
+		!strings.Contains(h3.stdout, "failed to check the health of member") || !strings.HasSuffix(h3.stdout, "cluster is degraded\n") {
 		t.Errorf("cluster-health with a member down: %+v", h3)
 	}
 	if r := v2keys(t, all, 0, "--no-sync", "get", "--quorum", "/three/k"); r.stdout != "v\n" {

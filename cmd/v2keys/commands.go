@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -48,17 +49,23 @@ var commands = []*command{
 	{name: "v3-get", args: "<key>", summary: "print a v3 key, or with --prefix every v3 key under it", run: cmdV3Get},
 }
 
-// newFlags returns the flag set of command c, printing its errors and usage
-// to e.stderr.
+// newFlags returns the flag set of command c. Errors are reported by
+// parseArgs, as etcdctl reports them.
 func (e *env) newFlags(c *command, parent string) *flag.FlagSet {
 	name := strings.TrimSpace(parent + " " + c.name)
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(e.stderr, "Usage: v2keys [global flags] %s [flags] %s\n%s\n", name, c.args, c.summary)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {} // printed by parseArgs, after the error
+	if e.usages == nil {
+		e.usages = make(map[*flag.FlagSet]func(io.Writer))
+	}
+	e.usages[fs] = func(w io.Writer) {
+		fmt.Fprintf(w, "Usage: v2keys [global flags] %s [flags] %s\n%s\n", name, c.args, c.summary)
 		if hasFlags(fs) {
-			fmt.Fprintln(e.stderr, "Flags:")
+			fmt.Fprintln(w, "Flags:")
+			fs.SetOutput(w)
 			fs.PrintDefaults()
+			fs.SetOutput(io.Discard)
 		}
 	}
 	return fs
@@ -72,9 +79,21 @@ func hasFlags(fs *flag.FlagSet) bool {
 
 // parseArgs parses a command's flags and checks that between min and max
 // positional arguments remain (max < 0: no limit). A flag written after a
-// positional argument is reported, not silently taken as an argument.
+// positional argument is reported, not silently taken as an argument. It
+// returns false when the command must not run: -h printed the usage on
+// stdout (and e.helped makes the status 0), or the arguments are wrong.
+// A bad flag is reported as etcdctl does: the error on stderr, "Incorrect
+// Usage:" and the usage on stdout, status 1.
 func (e *env) parseArgs(fs *flag.FlagSet, args []string, min, max int) ([]string, bool) {
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			e.usages[fs](e.stdout)
+			e.helped = true
+			return nil, false
+		}
+		fmt.Fprintln(e.stderr, err)
+		fmt.Fprintf(e.stdout, "Incorrect Usage: %v\n\n", err)
+		e.usages[fs](e.stdout)
 		return nil, false
 	}
 	rest := fs.Args()
@@ -86,7 +105,7 @@ func (e *env) parseArgs(fs *flag.FlagSet, args []string, min, max int) ([]string
 			}
 		}
 		fmt.Fprintf(e.stderr, "Error:  too many arguments: %s\n", strings.Join(rest[max:], " "))
-		fs.Usage()
+		e.usages[fs](e.stderr)
 		return nil, false
 	}
 	return rest, true // too few: the command says what is missing, as etcdctl does

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -21,15 +20,10 @@ const (
 )
 
 // fail prints err the way etcdctl v2 does and returns code: "Error:  <err>"
-// (two spaces), then for a *ClusterError one line per failed endpoint. With
-// --output json a keys API error is printed as its JSON object instead.
+// (two spaces), then for a *ClusterError one line per failed endpoint. This
+// holds under --output json too: etcdctl meant to print a keys API error as
+// JSON there, but its check never matched, and scripts parse the text.
 func (e *env) fail(code int, err error) int {
-	var kerr client.Error
-	if e.g.output == "json" && errors.As(err, &kerr) {
-		b, _ := json.Marshal(kerr)
-		fmt.Fprintln(e.stderr, string(b))
-		return code
-	}
 	fmt.Fprintln(e.stderr, "Error: ", err)
 	var cerr *client.ClusterError
 	if errors.As(err, &cerr) {

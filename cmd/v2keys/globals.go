@@ -30,6 +30,8 @@ type env struct {
 
 	transport *http.Transport // built by newClient; idle connections closed by closeClient
 	closers   []io.Closer
+	usages    map[*flag.FlagSet]func(io.Writer) // each command flag set's usage printer
+	helped    bool                              // a command printed its help: the run ends with status 0
 }
 
 // globals are the global flags, named as etcdctl v2's.
@@ -51,8 +53,6 @@ type globals struct {
 	noSync            bool
 	debug             bool
 }
-
-var errHelp = flag.ErrHelp
 
 const defaultEndpoints = "http://127.0.0.1:2379,http://127.0.0.1:4001"
 
@@ -83,22 +83,33 @@ func newGlobalFlagSet(g *globals, out io.Writer) *flag.FlagSet {
 }
 
 // parseGlobals parses the global flags and returns the command line that
-// follows them.
-func (e *env) parseGlobals(args []string) ([]string, error) {
+// follows them. If it returns ok false, the run ends with status code: help
+// was asked for (0), or a flag is bad (1; as etcdctl: the error on stderr,
+// "Incorrect Usage." and the usage on stdout).
+func (e *env) parseGlobals(args []string) (rest []string, code int, ok bool) {
 	g := &globals{}
-	fs := newGlobalFlagSet(g, e.stderr)
-	fs.Usage = func() { printUsage(e.stderr) }
+	fs := newGlobalFlagSet(g, io.Discard)
+	fs.Usage = func() {}
 	if err := fs.Parse(args); err != nil {
-		return nil, err
+		if errors.Is(err, flag.ErrHelp) {
+			printUsage(e.stdout)
+			return nil, ExitSuccess, false
+		}
+		fmt.Fprintln(e.stderr, err)
+		fmt.Fprintf(e.stdout, "Incorrect Usage. %v\n\n", err)
+		printUsage(e.stdout)
+		return nil, ExitBadArgs, false
 	}
 	switch g.output {
 	case "simple", "extended", "json":
 	default:
+		// etcdctl runs the command, then says this and exits 0; refusing
+		// before anything is done is safer (README: differences).
 		fmt.Fprintf(e.stderr, "Error:  unsupported output format %q: use simple, extended or json\n", g.output)
-		return nil, errors.New("bad output format")
+		return nil, ExitBadArgs, false
 	}
 	e.g = g
-	return fs.Args(), nil
+	return fs.Args(), ExitSuccess, true
 }
 
 func firstNonEmpty(vals ...string) string {

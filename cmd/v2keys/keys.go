@@ -164,7 +164,7 @@ func cmdUpdatedir(e *env, c *command, args []string) int {
 }
 
 // dirCommand is mkdir, setdir and updatedir: a Set with Dir, which prints
-// nothing on success.
+// nothing on success in the simple format, the response in the others.
 func (e *env) dirCommand(c *command, args []string, prevExist client.PrevExistType) int {
 	fs := e.newFlags(c, "")
 	ttl := ttlFlag(fs)
@@ -178,9 +178,12 @@ func (e *env) dirCommand(c *command, args []string, prevExist client.PrevExistTy
 	return e.keys(func(k client.KeysAPI) int {
 		ctx, cancel := e.requestContext()
 		defer cancel()
-		_, err := k.Set(ctx, args[0], "", &client.SetOptions{TTL: seconds(*ttl), Dir: true, PrevExist: prevExist})
+		resp, err := k.Set(ctx, args[0], "", &client.SetOptions{TTL: seconds(*ttl), Dir: true, PrevExist: prevExist})
 		if err != nil {
 			return e.fail(ExitServerError, err)
+		}
+		if e.g.output != "simple" {
+			printResponse(e.stdout, resp, e.g.output)
 		}
 		return ExitSuccess
 	})
@@ -209,7 +212,7 @@ func cmdRmdir(e *env, c *command, args []string) int {
 }
 
 // remove is rm and rmdir: a Delete that prints the removed value for a key
-// and nothing for a directory.
+// and, in the simple format, nothing for a directory.
 func (e *env) remove(args []string, opts *client.DeleteOptions) int {
 	if len(args) == 0 {
 		return e.fail(ExitBadArgs, errors.New("key required"))
@@ -221,7 +224,7 @@ func (e *env) remove(args []string, opts *client.DeleteOptions) int {
 		if err != nil {
 			return e.fail(ExitServerError, err)
 		}
-		if resp.Node == nil || !resp.Node.Dir {
+		if resp.Node == nil || !resp.Node.Dir || e.g.output != "simple" {
 			printResponse(e.stdout, resp, e.g.output)
 		}
 		return ExitSuccess
@@ -248,6 +251,11 @@ func cmdLs(e *env, c *command, args []string) int {
 		resp, err := k.Get(ctx, key, &client.GetOptions{Sort: *sorted, Recursive: *recursive, Quorum: *quorum})
 		if err != nil {
 			return e.fail(ExitServerError, err)
+		}
+		if e.g.output != "simple" {
+			// As etcdctl: the other formats print the whole response.
+			printResponse(e.stdout, resp, e.g.output)
+			return ExitSuccess
 		}
 		if !resp.Node.Dir {
 			fmt.Fprintln(e.stdout, resp.Node.Key)

@@ -11,7 +11,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 )
 
@@ -34,46 +33,90 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 func runContext(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	e := &env{ctx: ctx, stdin: stdin, stdout: stdout, stderr: stderr}
 	defer e.close()
-	rest, err := e.parseGlobals(args)
-	if err != nil {
-		if err == errHelp {
-			return ExitSuccess
-		}
-		return ExitBadArgs
+	rest, code, ok := e.parseGlobals(args)
+	if !ok {
+		return code
 	}
 	if len(rest) == 0 {
-		printUsage(stderr)
-		return ExitBadArgs
+		// As etcdctl: no command is a request for help, on stdout, status 0.
+		printUsage(stdout)
+		return ExitSuccess
 	}
 	return dispatch(e, commands, rest, "")
 }
 
+// ExitNoHelpTopic is the status of an unknown command or subcommand, as
+// etcdctl's (its command-line library answers it as a help topic).
+const ExitNoHelpTopic = 3
+
 // dispatch finds the command named by args[0] in table and runs it with the
 // remaining arguments; parent is the enclosing command's name for messages.
+// Help, usage errors and unknown names are answered as etcdctl does: help
+// on stdout with status 0, "No help topic for 'x'" on stderr with status 3.
 func dispatch(e *env, table []*command, args []string, parent string) int {
 	name := args[0]
-	if name == "help" || name == "--help" || name == "-h" {
-		if parent == "" {
-			printUsage(e.stdout)
-		} else {
-			printSubUsage(e.stdout, parent, table)
+	switch name {
+	case "help", "h":
+		if len(args) > 1 {
+			return help(e, table, args[1], parent)
 		}
+		printGroupUsage(e.stdout, parent, table)
+		return ExitSuccess
+	case "--help", "-help", "-h", "--h":
+		printGroupUsage(e.stdout, parent, table)
 		return ExitSuccess
 	}
-	for _, c := range table {
-		if c.name != name {
-			continue
-		}
-		if c.subs != nil {
-			if len(args) < 2 {
-				printSubUsage(e.stderr, c.name, c.subs)
-				return ExitBadArgs
-			}
-			return dispatch(e, c.subs, args[1:], c.name)
-		}
-		return c.run(e, c, args[1:])
+	c := find(table, name)
+	if c == nil {
+		return noHelpTopic(e, name)
 	}
-	full := strings.TrimSpace(parent + " " + name)
-	fmt.Fprintf(e.stderr, "Error: unknown command %q; run 'v2keys help' for the list of commands\n", full)
-	return ExitBadArgs
+	if c.subs != nil {
+		if len(args) < 2 {
+			printSubUsage(e.stdout, c.name, c.subs)
+			return ExitSuccess
+		}
+		return dispatch(e, c.subs, args[1:], c.name)
+	}
+	code := c.run(e, c, args[1:])
+	if e.helped {
+		return ExitSuccess
+	}
+	return code
+}
+
+// help prints the help of the command named name in table: a group's list
+// of subcommands, or a command's usage and flags.
+func help(e *env, table []*command, name, parent string) int {
+	c := find(table, name)
+	if c == nil {
+		return noHelpTopic(e, name)
+	}
+	if c.subs != nil {
+		printSubUsage(e.stdout, c.name, c.subs)
+		return ExitSuccess
+	}
+	c.run(e, c, []string{"-h"}) // prints the usage and runs nothing
+	return ExitSuccess
+}
+
+func find(table []*command, name string) *command {
+	for _, c := range table {
+		if c.name == name {
+			return c
+		}
+	}
+	return nil
+}
+
+func noHelpTopic(e *env, name string) int {
+	fmt.Fprintf(e.stderr, "No help topic for '%s'\n", name)
+	return ExitNoHelpTopic
+}
+
+func printGroupUsage(w io.Writer, parent string, table []*command) {
+	if parent == "" {
+		printUsage(w)
+	} else {
+		printSubUsage(w, parent, table)
+	}
 }

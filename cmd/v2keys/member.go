@@ -142,7 +142,8 @@ func cmdMemberUpdate(e *env, c *command, args []string) int {
 
 // cmdClusterHealth asks every member's /health, as etcdctl does: a member
 // is checked on its first client URL that answers. The cluster is healthy
-// if one member is (etcdctl's rule). Status 5 when it is not.
+// when every member is, degraded when some are, unavailable when none is;
+// the status is 5 unless it is healthy (etcdctl's rules).
 func cmdClusterHealth(e *env, c *command, args []string) int {
 	fs := e.newFlags(c, "")
 	forever := boolFlag(fs, "forever", "f", "forever check the health every 10 second until CTRL+C")
@@ -162,7 +163,7 @@ func cmdClusterHealth(e *env, c *command, args []string) int {
 	}
 	hc := &http.Client{Transport: e.transport, Timeout: e.g.totalTimeout}
 	for {
-		healthy := false
+		healthy := 0
 		for _, m := range members {
 			if len(m.ClientURLs) == 0 {
 				fmt.Fprintf(e.stdout, "member %s is unreachable: no available published client urls\n", m.ID)
@@ -177,7 +178,7 @@ func cmdClusterHealth(e *env, c *command, args []string) int {
 				}
 				checked = true
 				if ok {
-					healthy = true
+					healthy++
 					fmt.Fprintf(e.stdout, "member %s is healthy: got healthy result from %s\n", m.ID, u)
 				} else {
 					fmt.Fprintf(e.stdout, "member %s is unhealthy: got unhealthy result from %s\n", m.ID, u)
@@ -188,13 +189,16 @@ func cmdClusterHealth(e *env, c *command, args []string) int {
 				fmt.Fprintf(e.stdout, "member %s is unreachable: %v are all unreachable\n", m.ID, m.ClientURLs)
 			}
 		}
-		if healthy {
+		switch healthy {
+		case len(members):
 			fmt.Fprintln(e.stdout, "cluster is healthy")
-		} else {
-			fmt.Fprintln(e.stdout, "cluster is unhealthy")
+		case 0:
+			fmt.Fprintln(e.stdout, "cluster is unavailable")
+		default:
+			fmt.Fprintln(e.stdout, "cluster is degraded")
 		}
 		if !*forever {
-			if healthy {
+			if healthy == len(members) {
 				return ExitSuccess
 			}
 			return ExitClusterNotHealthy
