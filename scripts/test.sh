@@ -10,6 +10,9 @@
 #   library                 v2 on 3.4 and on 3.5
 #   v2keys command          v2 3.4 + v3 3.4, and v2 3.5 + v3 3.6 (migrate's
 #                           real upgrade path: a 3.5 v2 keyspace into 3.6)
+#                           (both runs include the side-by-side test against
+#                           Debian's etcdctl 3.4.23, which ensure-etcd.sh
+#                           installs; under CI=true a missing etcdctl fails)
 #   onv3                    v3 on 3.4, 3.6 and 3.7
 #   internal/chaos          v2 on 3.4: one 30 s run per claim, about 2 minutes
 #                           (longer: CHAOS_DURATION=20m per claim, with

@@ -109,19 +109,17 @@ func cmdUserList(e *env, c *command, args []string) int {
 
 // cmdUserAdd adds a user. The password comes after a colon in the argument
 // ("bob:secret"); otherwise it is prompted for on a terminal, or read from
-// the first line of stdin.
+// the first line of stdin. As with etcdctl, adding a user that exists sets
+// its password (etcd's answer to the request).
 func cmdUserAdd(e *env, c *command, args []string) int {
 	return e.authCommand(c, "user", args, 1, pleaseUser, nil, func(cl client.Client, args []string) error {
 		ctx, cancel := e.requestContext()
 		defer cancel()
 		api := client.NewAuthUserAPI(cl)
 		name, pass, hasPass := strings.Cut(args[0], ":")
-		if u, _ := api.GetUser(ctx, name); u != nil {
-			return errPrinted(fmt.Sprintf("User %s already exists", name))
-		}
 		if !hasPass {
 			var err error
-			if pass, err = e.askPassword("New password: ", true); err != nil {
+			if pass, err = e.askPassword("New password: "); err != nil {
 				return fmt.Errorf("Error reading password: %w", err)
 			}
 		}
@@ -152,10 +150,7 @@ func cmdUserPasswd(e *env, c *command, args []string) int {
 		ctx, cancel := e.requestContext()
 		defer cancel()
 		api := client.NewAuthUserAPI(cl)
-		if _, err := api.GetUser(ctx, args[0]); err != nil {
-			return err
-		}
-		pass, err := e.askPassword("New password: ", true)
+		pass, err := e.askPassword("New password: ")
 		if err != nil {
 			return fmt.Errorf("Error reading password: %w", err)
 		}
@@ -170,22 +165,21 @@ func cmdUserPasswd(e *env, c *command, args []string) int {
 func cmdUserGrant(e *env, c *command, args []string) int  { return e.userGrantRevoke(c, args, true) }
 func cmdUserRevoke(e *env, c *command, args []string) int { return e.userGrantRevoke(c, args, false) }
 
-// stringList is a repeatable, comma-separable flag (etcdctl's --roles).
+// stringList is a repeatable flag (etcdctl's --roles): each use adds one
+// value, commas included, as etcdctl's command-line library does.
 type stringList []string
 
 func (l *stringList) String() string { return strings.Join(*l, ",") }
 func (l *stringList) Set(v string) error {
-	for _, s := range strings.Split(v, ",") {
-		if s != "" {
-			*l = append(*l, s)
-		}
-	}
+	*l = append(*l, v)
 	return nil
 }
 
 func (e *env) userGrantRevoke(c *command, args []string, grant bool) int {
 	var roles stringList
-	defs := func(fs *flag.FlagSet) { fs.Var(&roles, "roles", "List of roles to grant or revoke") }
+	defs := func(fs *flag.FlagSet) {
+		fs.Var(&roles, "roles", "a role to grant or revoke (repeat the flag for several)")
+	}
 	return e.authCommand(c, "user", args, 1, pleaseUser, defs, func(cl client.Client, args []string) error {
 		if len(roles) == 0 {
 			return errPrinted("No roles specified; please use `--roles`")
@@ -193,9 +187,6 @@ func (e *env) userGrantRevoke(c *command, args []string, grant bool) int {
 		ctx, cancel := e.requestContext()
 		defer cancel()
 		api := client.NewAuthUserAPI(cl)
-		if _, err := api.GetUser(ctx, args[0]); err != nil {
-			return err
-		}
 		var err error
 		if grant {
 			_, err = api.GrantUser(ctx, args[0], roles)

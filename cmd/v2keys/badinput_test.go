@@ -52,7 +52,7 @@ func TestBadInput(t *testing.T) {
 		{"unreachable endpoint, import", []string{"--endpoints", dead, "import", dump, p}, 2, "connection refused"},
 		{"endpoint without scheme", []string{"--endpoints", strings.TrimPrefix(ep, "http://"), "get", p + "/keep"}, 0, ""},
 		{"bad endpoint", []string{"--endpoints", "http://[::1", "get", "/x"}, 1, "Error: "},
-		{"password not on a terminal", []string{"--endpoints", ep, "-u", "root", "get", p + "/keep"}, 3, "stdin is not a terminal"},
+		{"no password on stdin", []string{"--endpoints", ep, "-u", "root", "get", p + "/keep"}, 3, "no password on stdin"},
 		{"missing TLS key", []string{"--endpoints", ep, "--cert-file", "c.pem", "get", "/x"}, 1, "--cert-file and --key-file must be given together"},
 		{"key not found", []string{"--endpoints", ep, "get", p + "/nope"}, 4, "Error:  100: Key not found (" + p + "/nope) ["},
 		{"key not found, json", []string{"--endpoints", ep, "-o", "json", "get", p + "/nope"}, 4, "Error:  100: Key not found (" + p + "/nope) ["},

@@ -33,7 +33,7 @@ var commands = []*command{
 	{name: "rmdir", args: "<key>", summary: "removes the key if it is an empty directory or a key-value pair", run: cmdRmdir},
 	{name: "ls", args: "[key]", summary: "retrieve a directory", run: cmdLs},
 	{name: "watch", args: "<key>", summary: "watch a key for changes", run: cmdWatch},
-	{name: "exec-watch", args: "<key> [--] <command> [args...]", summary: "watch a key for changes and exec an executable", run: cmdExecWatch},
+	{name: "exec-watch", args: "[--] <command> [args...] <key>", summary: "watch a key for changes and exec an executable", run: cmdExecWatch},
 	{name: "member", summary: "member add, remove, update and list subcommands", subs: memberCommands},
 	{name: "user", summary: "user add, grant and revoke subcommands", subs: userCommands},
 	{name: "role", summary: "role add, grant and revoke subcommands", subs: roleCommands},

@@ -20,14 +20,19 @@ const (
 )
 
 // fail prints err the way etcdctl v2 does and returns code: "Error:  <err>"
-// (two spaces), then for a *ClusterError one line per failed endpoint. This
+// (two spaces), then for a *ClusterError one line per failed attempt, in
+// etcdctl's words ("error #i: <cause>", without the endpoint, which
+// ClusterError.Detail would add). This
 // holds under --output json too: etcdctl meant to print a keys API error as
 // JSON there, but its check never matched, and scripts parse the text.
 func (e *env) fail(code int, err error) int {
 	fmt.Fprintln(e.stderr, "Error: ", err)
 	var cerr *client.ClusterError
 	if errors.As(err, &cerr) {
-		fmt.Fprintln(e.stderr, cerr.Detail())
+		for i, a := range cerr.Errors {
+			fmt.Fprintf(e.stderr, "error #%d: %s\n", i, a)
+		}
+		fmt.Fprintln(e.stderr)
 	}
 	return code
 }

@@ -213,7 +213,8 @@ func (e *env) newTransport() (*http.Transport, error) {
 
 // credentials returns the user name and password from --username or
 // ETCDCTL_USERNAME ("user:password"). Without a password it is prompted for
-// when stdin is a terminal, and is an error otherwise.
+// when stdin is a terminal, and otherwise read from the first line of stdin
+// (as etcdctl ends up doing); no line there is an error.
 func (e *env) credentials() (user, pass string, err error) {
 	flag := firstNonEmpty(e.g.username, os.Getenv("ETCDCTL_USERNAME"))
 	if flag == "" {
@@ -222,27 +223,24 @@ func (e *env) credentials() (user, pass string, err error) {
 	if i := strings.IndexByte(flag, ':'); i >= 0 {
 		return flag[:i], flag[i+1:], nil
 	}
-	pass, err = e.askPassword("Password: ", false)
+	pass, err = e.askPassword("Password: ")
 	if err != nil {
 		return "", "", fmt.Errorf("password for %s: %w (give --username %s:<password>)", flag, err, flag)
 	}
 	return flag, pass, nil
 }
 
-var errNotTerminal = errors.New("stdin is not a terminal, cannot prompt")
-
-// askPassword reads a password: with the prompt and without echo when stdin
-// is a terminal; otherwise, if fromPipe, the first line of stdin, else it
-// fails with errNotTerminal.
-func (e *env) askPassword(prompt string, fromPipe bool) (string, error) {
+// askPassword reads a password: with the prompt on stderr and without echo
+// when stdin is a terminal, otherwise the first line of stdin.
+func (e *env) askPassword(prompt string) (string, error) {
 	if f, ok := e.stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 		fmt.Fprint(e.stderr, prompt)
 		b, err := term.ReadPassword(int(f.Fd()))
 		fmt.Fprintln(e.stderr)
 		return string(b), err
 	}
-	if !fromPipe {
-		return "", errNotTerminal
+	if e.stdin == nil {
+		return "", errors.New("no password on stdin")
 	}
 	line, err := bufio.NewReader(e.stdin).ReadString('\n')
 	if err != nil && (err != io.EOF || line == "") {

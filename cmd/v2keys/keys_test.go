@@ -164,9 +164,10 @@ func TestWatchCommands(t *testing.T) {
 		t.Errorf("watch printed a directory event: %q", b.stdout.String())
 	}
 
-	// exec-watch runs the command with the event in its environment.
-	ex := startCmd(t, "--endpoints", ep, "exec-watch", "--after-index", fmt.Sprint(after-1), p+"/w", "--",
-		"sh", "-c", `echo "$ETCD_WATCH_ACTION $ETCD_WATCH_KEY=$ETCD_WATCH_VALUE@$ETCD_WATCH_MODIFIED_INDEX"`)
+	// exec-watch runs the command with the event in its environment; as
+	// with etcdctl, the key is the last argument.
+	ex := startCmd(t, "--endpoints", ep, "exec-watch", "--after-index", fmt.Sprint(after-1), "--",
+		"sh", "-c", `echo "$ETCD_WATCH_ACTION $ETCD_WATCH_KEY=$ETCD_WATCH_VALUE@$ETCD_WATCH_MODIFIED_INDEX"`, p+"/w")
 	ex.waitOutput(t, "set "+p+"/w=one@"+idx+"\n")
 	v2keys(t, ep, 0, "set", p+"/w", "two")
 	ex.waitOutput(t, "set "+p+"/w=two@")

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 
 	"github.com/v2keys/client"
@@ -52,6 +53,10 @@ func cmdWatch(e *env, c *command, args []string) int {
 // and ETCD_WATCH_VALUE. Unlike etcdctl, which starts each command without
 // waiting for the previous one, commands run one at a time, in event order;
 // the watch resumes from the next index, so no change is missed meanwhile.
+//
+// The arguments are read as etcdctl 3.4 (Debian's build) reads them: a
+// "--" among them is dropped, the key is the last argument and the command
+// all that comes before it ("exec-watch [--] <command> [args...] <key>").
 func cmdExecWatch(e *env, c *command, args []string) int {
 	fs := e.newFlags(c, "")
 	afterIndex := fs.Uint64("after-index", 0, "watch after the given index")
@@ -60,13 +65,13 @@ func cmdExecWatch(e *env, c *command, args []string) int {
 	if !ok {
 		return ExitBadArgs
 	}
-	if len(args) >= 2 && args[1] == "--" {
-		args = append(args[:1:1], args[2:]...)
+	if i := slices.Index(args, "--"); i >= 0 {
+		args = slices.Delete(slices.Clone(args), i, i+1)
 	}
 	if len(args) < 2 {
 		return e.fail(ExitBadArgs, errors.New("key and command to exec required"))
 	}
-	key, cmdArgs := args[0], args[1:]
+	key, cmdArgs := args[len(args)-1], args[:len(args)-1]
 	return e.keys(func(k client.KeysAPI) int {
 		w := k.Watcher(key, &client.WatcherOptions{AfterIndex: *afterIndex, Recursive: *recursive})
 		for {
