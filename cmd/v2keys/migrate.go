@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/v2keys/client"
+	"github.com/v2keys/client/onv3"
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
@@ -30,8 +31,14 @@ type migrator struct {
 	workers int
 	follow  bool
 
-	start                           time.Time
-	keys, bytes, deleted, skipped   atomic.Int64
+	start                         time.Time
+	keys, bytes, deleted, skipped atomic.Int64
+	dirs                          atomic.Int64 // directory markers written
+	// known holds the v2 directories whose markers the copy or the
+	// follow wrote (used by the follow only, one goroutine): a file set
+	// below a directory v2 created implicitly (no event of its own) gets
+	// the markers of its missing directories in the same batch.
+	known                           map[string]bool
 	events, eventPuts, eventDeletes int64
 	copies                          int
 	warned                          atomic.Int64
@@ -101,6 +108,7 @@ func cmdMigrate(e *env, c *command, args []string) int {
 		e: e, v2: v2, kapi: client.NewKeysAPI(v2), v3: v3, t: t,
 		state:   &stateStore{cli: v3, key: *stateKey},
 		leases:  newLeases(v3),
+		known:   map[string]bool{},
 		workers: *workers,
 		follow:  *follow,
 		start:   time.Now(),
@@ -219,6 +227,10 @@ func (m *migrator) copy() (*client.Follower, error) {
 		f.Close()
 		return nil, err
 	}
+	m.known = map[string]bool{}
+	if err := m.retry(m.markAbove); err != nil {
+		return fail(err)
+	}
 	if err := m.state.check(m.t, snap.ClusterID); err != nil {
 		return fail(err)
 	}
@@ -254,6 +266,7 @@ func (m *migrator) copy() (*client.Follower, error) {
 			batches <- append([]clientv3.Op(nil), b.ops...)
 			n := m.keys.Add(b.puts)
 			m.bytes.Add(b.putBytes)
+			m.dirs.Add(b.dirs)
 			b.reset()
 			if testHookCopied != nil {
 				testHookCopied(n)
@@ -269,8 +282,8 @@ func (m *migrator) copy() (*client.Follower, error) {
 		if werr.Load() != nil {
 			break
 		}
-		if n.Dir {
-			continue
+		if n.Dir && n.Key == "/" {
+			continue // the root has no marker
 		}
 		var lease clientv3.LeaseID
 		if n.Expiration != nil {
@@ -280,12 +293,21 @@ func (m *migrator) copy() (*client.Follower, error) {
 				break
 			}
 			if !ok {
-				m.skipped.Add(1) // expired: the sweep removes an older copy
+				// Expired: the sweep removes an older copy; below an
+				// expired directory's missing marker, keys are orphans
+				// that onv3 does not see, as v2 no longer has them.
+				m.skipped.Add(1)
 				continue
 			}
 			lease = id
 		}
-		b.put(m.t.v3Key(n.Key), n.Value, lease)
+		if n.Dir {
+			// Empty directories and directory TTLs are copied too.
+			b.putDir(m.t.dirKey(n.Key), lease)
+			m.known[n.Key] = true
+		} else {
+			b.put(m.t.v3Key(n.Key), n.Value, lease)
+		}
 		prog.Add(len(n.Key) + len(n.Value))
 		if b.full() {
 			send()
@@ -390,6 +412,7 @@ func (m *migrator) followLoop(next func(context.Context) (*client.Response, erro
 		}
 		m.keys.Add(b.puts)
 		m.bytes.Add(b.putBytes)
+		m.dirs.Add(b.dirs)
 		m.eventDeletes += b.deletes
 		b.reset()
 		return nil
@@ -458,19 +481,32 @@ func isEventIndexCleared(err error) bool {
 //
 // set, create, update and compareAndSwap of a key become a Put (with the
 // lease of its expiration second, if it has a TTL; one already expired
-// becomes a Delete); of a directory, nothing (v3 has no directories).
-// delete, compareAndDelete and expire become a Delete of the key and of
-// everything under key/ (for a directory, its whole subtree).
+// becomes a Delete); of a directory, a Put of its marker (replacing a file
+// of that name, as v2's Set with Dir does). Directories that v2 created
+// implicitly on the way to the key, which have no event of their own, get
+// their markers first. delete, compareAndDelete and expire become a Delete
+// of the key and of everything under key/ (for a directory, its marker and
+// whole subtree).
 func (m *migrator) apply(b *batch, ev *client.Response, flush func() error, applied *uint64) error {
 	m.events++
 	n := ev.Node
 	key := m.t.v3Key(n.Key)
 	del := false
+	put := func(k string, dir bool, value string, lease clientv3.LeaseID) error {
+		if b.conflicts(k, "") {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+		if dir {
+			b.putDir(k, lease)
+		} else {
+			b.put(k, value, lease)
+		}
+		return nil
+	}
 	switch ev.Action {
 	case "set", "create", "update", "compareAndSwap":
-		if n.Dir {
-			break
-		}
 		var lease clientv3.LeaseID
 		if n.Expiration != nil {
 			var ok bool
@@ -486,12 +522,31 @@ func (m *migrator) apply(b *batch, ev *client.Response, flush func() error, appl
 				break
 			}
 		}
-		if b.conflicts(key, "") {
-			if err := flush(); err != nil {
-				return err
+		for _, d := range onv3.Ancestors(n.Key) {
+			if m.t.inside(d) && !m.known[d] {
+				if err := put(m.t.dirKey(d), true, "", 0); err != nil {
+					return err
+				}
+				m.known[d] = true
 			}
 		}
-		b.put(key, n.Value, lease)
+		if n.Dir {
+			if b.conflicts(key, "") {
+				if err := flush(); err != nil {
+					return err
+				}
+			}
+			b.del(key, "") // a file replaced by the directory, if any
+			b.deletes--
+			if err := put(m.t.dirKey(n.Key), true, "", lease); err != nil {
+				return err
+			}
+			m.known[n.Key] = true
+			break
+		}
+		if err := put(key, false, n.Value, lease); err != nil {
+			return err
+		}
 		m.eventPuts++
 	case "delete", "compareAndDelete", "expire":
 		del = true
@@ -503,8 +558,28 @@ func (m *migrator) apply(b *batch, ev *client.Response, flush func() error, appl
 			}
 		}
 		b.del(key, key+"/")
+		for d := range m.known {
+			if d == n.Key || strings.HasPrefix(d, n.Key+"/") {
+				delete(m.known, d)
+			}
+		}
 	}
 	*applied = n.ModifiedIndex
+	return nil
+}
+
+// markAbove writes the markers of the directories above the subtree root
+// that are missing, each only if it is (outside the target range, so that
+// the copy reads through onv3 where v2 had it).
+func (m *migrator) markAbove() error {
+	ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
+	defer cancel()
+	for _, d := range onv3.Ancestors(m.t.subtree) {
+		k := m.t.dirKey(d)
+		if _, err := m.v3.Txn(ctx).If(clientv3.Compare(clientv3.CreateRevision(k), "=", 0)).Then(clientv3.OpPut(k, "")).Commit(); err != nil {
+			return fmt.Errorf("v3 write: %w", err)
+		}
+	}
 	return nil
 }
 
@@ -540,8 +615,8 @@ func (m *migrator) summary() {
 	if s := d.Seconds(); s > 0 {
 		rate = float64(keys) / s
 	}
-	fmt.Fprintf(m.e.stdout, "migrated v2 %s to v3 %q: %d keys written (%s), %d leases, %d events applied, %d keys deleted, %d expired skipped, %d snapshot copies, in %v (%.0f keys/s)\n",
-		m.t.subtree, m.t.under(), keys, humanBytes(m.bytes.Load()), m.leases.count(), m.events,
+	fmt.Fprintf(m.e.stdout, "migrated v2 %s to v3 %q: %d keys written (%s), %d directories, %d leases, %d events applied, %d keys deleted, %d expired skipped, %d snapshot copies, in %v (%.0f keys/s)\n",
+		m.t.subtree, m.t.under(), keys, humanBytes(m.bytes.Load()), m.dirs.Load(), m.leases.count(), m.events,
 		m.deleted.Load()+m.eventDeletes, m.skipped.Load(), m.copies, d.Round(time.Millisecond), rate)
 	if st := m.state.cur; st != nil {
 		fmt.Fprintf(m.e.stdout, "state in v3 key %q: phase %s, snapshot index %d, applied index %d\n", m.state.key, st.Phase, st.SnapshotIndex, st.AppliedIndex)

@@ -156,7 +156,7 @@ func TestMigrateFollowWhileWriting(t *testing.T) {
 	if !strings.Contains(r.stdout, "10000 keys written") {
 		t.Errorf("summary: %q", r.stdout)
 	}
-	if r := v2keys(t, ep, 0, "migrate", "--verify", "--prefix", "/once", src); !strings.Contains(r.stdout, "(10000 keys): 0 missing, 0 extra, 0 different values, 0 TTL mismatches") {
+	if r := v2keys(t, ep, 0, "migrate", "--verify", "--prefix", "/once", src); !strings.Contains(r.stdout, "10000 keys, ") || !strings.Contains(r.stdout, ": 0 missing, 0 extra, 0 different values, 0 TTL mismatches") {
 		t.Errorf("verify: %q", r.stdout)
 	}
 

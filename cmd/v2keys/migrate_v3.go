@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/v2keys/client/onv3"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
 )
@@ -92,15 +93,28 @@ func (e *env) newV3Client(endpoints string) (*clientv3.Client, error) {
 	return cli, nil
 }
 
-// target is the v3 range a v2 subtree is copied to: v2 key K becomes v3
-// key prefix+K; the subtree root S becomes prefix+S and everything below
-// it prefix+S+"/...".
+// target is the v3 range a v2 subtree is copied to, in onv3's layout
+// (onv3/README.md, "Layout"; the functions are onv3's, so that what
+// migrate writes reads through onv3 as it read in v2): v2 file K becomes
+// v3 key prefix+K, directory D the marker prefix+D+"/"; the subtree root S
+// becomes prefix+S (or its marker) and everything below it prefix+S+"/...".
 type target struct {
 	subtree string // v2 key, canonical ("/" or "/a/b")
 	prefix  string // v3 prefix, without trailing "/"
 }
 
-func (t target) v3Key(v2key string) string { return t.prefix + v2key }
+func (t target) layout() onv3.Layout { return onv3.Layout{Prefix: t.prefix} }
+
+// v3Key is the v3 key of the v2 file key.
+func (t target) v3Key(v2key string) string { return t.layout().FileKey(v2key) }
+
+// dirKey is the v3 marker of the v2 directory key (not the root).
+func (t target) dirKey(v2key string) string { return t.layout().DirKey(v2key) }
+
+// inside reports whether the v2 key is the subtree root or below it.
+func (t target) inside(v2key string) bool {
+	return t.subtree == "/" || v2key == t.subtree || strings.HasPrefix(v2key, t.subtree+"/")
+}
 
 // root is the v3 key of the subtree root ("" when the subtree is "/",
 // which has no key of its own); under is the v3 prefix of everything below.
@@ -233,6 +247,7 @@ type batch struct {
 	bytes    int
 	puts     int64
 	putBytes int64
+	dirs     int64 // directory markers among the puts
 	deletes  int64
 }
 
@@ -240,7 +255,7 @@ func (b *batch) reset() {
 	b.ops = b.ops[:0]
 	clear(b.keys)
 	b.prefixes = b.prefixes[:0]
-	b.bytes, b.puts, b.putBytes, b.deletes = 0, 0, 0, 0
+	b.bytes, b.puts, b.putBytes, b.deletes, b.dirs = 0, 0, 0, 0, 0
 }
 
 func (b *batch) full() bool { return len(b.ops) >= maxBatchOps || b.bytes >= maxBatchBytes }
@@ -277,6 +292,15 @@ func (b *batch) put(key string, value string, lease clientv3.LeaseID) {
 	b.bytes += len(key) + len(value) + 16
 	b.puts++
 	b.putBytes += int64(len(key) + len(value))
+}
+
+// putDir writes a directory marker (empty, with the directory's lease if
+// it has a TTL); it counts as a directory, not as a key.
+func (b *batch) putDir(key string, lease clientv3.LeaseID) {
+	b.put(key, "", lease)
+	b.puts--
+	b.putBytes -= int64(len(key))
+	b.dirs++
 }
 
 // del deletes key, and with prefix also every key starting with prefix.

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/v2keys/client"
+	"github.com/v2keys/client/onv3"
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
@@ -15,9 +16,11 @@ import (
 const maxShownDiffs = 20
 
 // verify compares the v2 subtree (read with Walk) with the v3 target
-// range: every v2 key must be in v3 with the same value, with a lease
-// whose remaining TTL is within tolerance of the v2 key's if it has a TTL
-// and without a lease otherwise, and v3 must have no other key. It holds
+// range in onv3's layout: every v2 key must be in v3 with the same value,
+// every v2 directory (but the root) must have its marker, each with a lease
+// whose remaining TTL is within tolerance of the v2 node's if it has a TTL
+// and without a lease otherwise, and v3 must have no other key (action
+// records that onv3 writes beside its keys are not counted). It holds
 // one entry per v2 key (the v3 key, a hash of the value and the
 // expiration) while it reads the v3 side. It writes nothing.
 func (m *migrator) verify(tolerance time.Duration) int {
@@ -27,13 +30,19 @@ func (m *migrator) verify(tolerance time.Duration) int {
 		exp time.Time
 	}
 	wants := map[string]want{}
+	v2dirs := 0
 	res, err := client.Walk(e.ctx, m.v2, m.t.subtree, &client.WalkOptions{Quorum: true}, func(n *client.Node) error {
-		if n.Dir {
+		if n.Dir && n.Key == "/" {
 			return nil
 		}
 		w := want{sum: sha256.Sum256([]byte(n.Value))}
 		if n.Expiration != nil {
 			w.exp = *n.Expiration
+		}
+		if n.Dir {
+			v2dirs++
+			wants[m.t.dirKey(n.Key)] = w
+			return nil
 		}
 		wants[m.t.v3Key(n.Key)] = w
 		return nil
@@ -41,7 +50,7 @@ func (m *migrator) verify(tolerance time.Duration) int {
 	if err != nil {
 		return e.fail(ExitServerError, fmt.Errorf("reading v2 %s: %w", m.t.subtree, err))
 	}
-	v2keys := len(wants)
+	v2keys := len(wants) - v2dirs
 
 	var missing, extra, differ, ttl, v3keys int
 	shown := 0
@@ -67,7 +76,11 @@ func (m *migrator) verify(tolerance time.Duration) int {
 		remaining[id] = d
 		return d, nil
 	}
+	layout := m.t.layout()
 	_, err = m.t.scan(e.ctx, m.v3, false, func(kv *kvView) error {
+		if _, kind := layout.Parse(kv.Key); kind == onv3.Record {
+			return nil
+		}
 		v3keys++
 		w, ok := wants[kv.Key]
 		if !ok {
@@ -115,8 +128,8 @@ func (m *migrator) verify(tolerance time.Duration) int {
 			show("missing in v3: %s", k)
 		}
 	}
-	fmt.Fprintf(e.stdout, "verified v2 %s (index %d, %d keys) against v3 %q (%d keys): %d missing, %d extra, %d different values, %d TTL mismatches\n",
-		m.t.subtree, res.Index, v2keys, m.t.under(), v3keys, missing, extra, differ, ttl)
+	fmt.Fprintf(e.stdout, "verified v2 %s (index %d, %d keys, %d directories) against v3 %q (%d keys and markers): %d missing, %d extra, %d different values, %d TTL mismatches\n",
+		m.t.subtree, res.Index, v2keys, v2dirs, m.t.under(), v3keys, missing, extra, differ, ttl)
 	if missing+extra+differ+ttl > 0 {
 		return ExitDifferent
 	}
