@@ -45,20 +45,27 @@ func TestChaosOneShotWritesLinearizable(t *testing.T) {
 			st.add(res)
 			total.add(res)
 			t.Logf("seed %d: %v", seed, st)
-			keys, recs := byKey(res.recs)
-			for _, key := range keys {
-				v, witness := checkKey(t, s, recs[key], res.faults, nil, visName(seed, "oneshot", key), s.checkTimeout)
-				switch v.Result {
-				case porcupine.Illegal:
-					t.Errorf("seed %d: history of %s is not linearizable %s; visualization: %s (replay: CHAOS_SEED=%d CHAOS_DURATION=%v)", seed, key, witness, v.Visualization, seed, length)
-				case porcupine.Unknown:
-					t.Errorf("seed %d: the check of %s did not finish within %v: inconclusive; partial visualization: %s", seed, key, s.checkTimeout, v.Visualization)
-				}
-			}
-			checkIndexes(t, seed, res)
+			checkLinearizable(t, s, seed, length, res, "oneshot")
 		})
 	}
 	t.Logf("claim 1 (OneShotWrites): %d runs of %v, %v", len(seeds), length, total)
+}
+
+// checkLinearizable fails t unless every key's history of res is
+// linearizable and indexes agree with real time.
+func checkLinearizable(t *testing.T, s settings, seed int64, length time.Duration, res *runResult, tag string) {
+	t.Helper()
+	keys, recs := byKey(res.recs)
+	for _, key := range keys {
+		v, witness := checkKey(t, s, recs[key], res.faults, nil, visName(seed, tag, key), s.checkTimeout)
+		switch v.Result {
+		case porcupine.Illegal:
+			t.Errorf("seed %d: history of %s is not linearizable %s; visualization: %s (replay: CHAOS_SEED=%d CHAOS_DURATION=%v)", seed, key, witness, v.Visualization, seed, length)
+		case porcupine.Unknown:
+			t.Errorf("seed %d: the check of %s did not finish within %v: inconclusive; partial visualization: %s", seed, key, s.checkTimeout, v.Visualization)
+		}
+	}
+	checkIndexes(t, seed, res)
 }
 
 // strictTimeout bounds the check of a default-config history as recorded:
@@ -214,10 +221,7 @@ func TestChaosWatchersDeliverEverything(t *testing.T) {
 	s := loadSettings(t)
 	seeds, length := s.runs()
 	var total stats
-	delivered := map[string]int{}
-	cleared := map[string]int{}
-	errs := map[string]map[string]int{}
-	var twiceSeen []string
+	var sum watchSummary
 	for _, seed := range seeds {
 		t.Run(fmt.Sprintf("seed-%d", seed), func(t *testing.T) {
 			res := runChaos(t, runConfig{seed: seed, length: length, workers: workers, watchers: true})
@@ -225,39 +229,59 @@ func TestChaosWatchersDeliverEverything(t *testing.T) {
 			st.add(res)
 			total.add(res)
 			t.Logf("seed %d: %v", seed, st)
-			for _, l := range res.watches {
-				if !l.reached {
-					t.Errorf("seed %d: %s did not deliver the end marker (index %d); last events: %v", seed, l.name, res.endIndex, tail(l.events, 3))
-				}
-				problems, twice := watchProblems(l, res.recs, res.endIndex)
-				for _, p := range problems {
-					t.Errorf("seed %d: %s", seed, p)
-				}
-				for _, tw := range twice {
-					twiceSeen = append(twiceSeen, fmt.Sprintf("seed %d: %s saw a write applied twice: %s", seed, l.name, tw))
-				}
-				delivered[l.name] += len(l.events)
-				cleared[l.name] += len(l.cleared)
-				if errs[l.name] == nil {
-					errs[l.name] = map[string]int{}
-				}
-				for k, n := range l.errs {
-					errs[l.name][k] += n
-				}
-				t.Logf("seed %d: %s: %d events, %d cleared ranges, errors retried: %v", seed, l.name, len(l.events), len(l.cleared), l.errs)
-			}
-			if len(res.watches) == 2 {
-				for _, p := range compareWatchers(res.watches[0], res.watches[1], res.endIndex) {
-					t.Errorf("seed %d: %s", seed, p)
-				}
-			}
+			sum.check(t, seed, res)
 		})
 	}
-	t.Logf("claim 3 (watchers): %d runs of %v, %v; delivered %v; cleared ranges %v; errors retried %v",
-		len(seeds), length, total, delivered, cleared, errs)
-	for _, tw := range twiceSeen {
+	t.Logf("claim 3 (watchers): %d runs of %v, %v; %v", len(seeds), length, total, &sum)
+	for _, tw := range sum.twice {
 		t.Log(tw)
 	}
+}
+
+// watchSummary adds up what the watchers of several runs did.
+type watchSummary struct {
+	delivered, cleared map[string]int
+	errs               map[string]map[string]int
+	twice              []string
+}
+
+// check fails t for every problem of the watchers of res (see
+// watchProblems and compareWatchers) and adds them to the summary.
+func (sum *watchSummary) check(t *testing.T, seed int64, res *runResult) {
+	t.Helper()
+	if sum.delivered == nil {
+		sum.delivered, sum.cleared, sum.errs = map[string]int{}, map[string]int{}, map[string]map[string]int{}
+	}
+	for _, l := range res.watches {
+		if !l.reached {
+			t.Errorf("seed %d: %s did not deliver the end marker (index %d); last events: %v", seed, l.name, res.endIndex, tail(l.events, 3))
+		}
+		problems, twice := watchProblems(l, res.recs, res.endIndex)
+		for _, p := range problems {
+			t.Errorf("seed %d: %s", seed, p)
+		}
+		for _, tw := range twice {
+			sum.twice = append(sum.twice, fmt.Sprintf("seed %d: %s saw a write applied twice: %s", seed, l.name, tw))
+		}
+		sum.delivered[l.name] += len(l.events)
+		sum.cleared[l.name] += len(l.cleared)
+		if sum.errs[l.name] == nil {
+			sum.errs[l.name] = map[string]int{}
+		}
+		for k, n := range l.errs {
+			sum.errs[l.name][k] += n
+		}
+		t.Logf("seed %d: %s: %d events, %d cleared ranges, errors retried: %v", seed, l.name, len(l.events), len(l.cleared), l.errs)
+	}
+	if len(res.watches) == 2 {
+		for _, p := range compareWatchers(res.watches[0], res.watches[1], res.endIndex) {
+			t.Errorf("seed %d: %s", seed, p)
+		}
+	}
+}
+
+func (sum *watchSummary) String() string {
+	return fmt.Sprintf("delivered %v; cleared ranges %v; errors retried %v", sum.delivered, sum.cleared, sum.errs)
 }
 
 func tail(evs []watchEvent, n int) []watchEvent {

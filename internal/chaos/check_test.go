@@ -32,7 +32,7 @@ func TestClassify(t *testing.T) {
 		{"every member refused the connection", Set, refused, Unknown, 0, true},
 		{"failed read", Get, refused, Unknown, 0, true},
 		{"read with unknown outcome", GetDir, unknownWrite, Unknown, 0, true},
-		{"unexpected error of a write", Delete, fmt.Errorf("something"), Unknown, 0, false},
+		{"any other error of a write: not applied", Delete, fmt.Errorf("something"), Unknown, 0, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -59,41 +59,31 @@ func (h *History) Records() []Record {
 	return append([]Record(nil), h.ops...)
 }
 
-// Classify turns an operation's error into its outcome:
+// Classify turns an operation's error into its outcome, taking the
+// client's contract at its word:
 //   - nil is OK;
 //   - a keys Error answered by the server (not wrapped with
 //     ErrOutcomeUnknown) is Failed with its code;
-//   - errors.Is(err, client.ErrOutcomeUnknown), a context error and any
-//     other error of a write are Unknown, except
-//   - a *ClusterError without ErrOutcomeUnknown, which for a write says it
-//     provably was not applied: dropped.
-//
-// Reads that fail with anything but a keys Error are dropped.
+//   - for a write, errors.Is(err, client.ErrOutcomeUnknown) and a context
+//     error are Unknown: it may apply, now or later;
+//   - any other error of a write says that it provably was not applied (a
+//     *ClusterError of attempts refused at connect, say): it is dropped
+//     from the history, so if it did apply, its value appears from nowhere
+//     and the check fails;
+//   - a read that fails with anything but a keys Error is dropped.
 func Classify(kind Kind, err error) (res Result, code int, dropped bool) {
 	if err == nil {
 		return OK, 0, false
 	}
-	if errors.Is(err, client.ErrOutcomeUnknown) {
-		if !kind.isWrite() {
-			return Unknown, 0, true
-		}
+	unknown := errors.Is(err, client.ErrOutcomeUnknown) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)
+	var ke client.Error
+	if !unknown && errors.As(err, &ke) {
+		return Failed, ke.Code, false
+	}
+	if unknown && kind.isWrite() {
 		return Unknown, 0, false
 	}
-	var ke client.Error
-	if errors.As(err, &ke) {
-		var ce *client.ClusterError
-		if !errors.As(err, &ce) {
-			return Failed, ke.Code, false
-		}
-	}
-	if !kind.isWrite() {
-		return Unknown, 0, true
-	}
-	var ce *client.ClusterError
-	if errors.As(err, &ce) && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
-		return Unknown, 0, true
-	}
-	return Unknown, 0, false
+	return Unknown, 0, true
 }
 
 // Operations returns the history for porcupine: dropped operations left

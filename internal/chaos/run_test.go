@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -22,8 +23,8 @@ import (
 // and lengthened:
 //
 //	CHAOS_SEED           seed of the first run (default: from the clock); run i uses seed+i
-//	CHAOS_DURATION       chaos time per claim (default 30s), split into runs of CHAOS_RUN
-//	CHAOS_RUN            length of one run, each on a fresh cluster (default 30s)
+//	CHAOS_DURATION       chaos time per claim (default 20s), split into runs of CHAOS_RUN
+//	CHAOS_RUN            length of one run, each on a fresh cluster (default 20s)
 //	CHAOS_OUT            where visualizations of violations go (default $TMPDIR/v2keys-chaos)
 //	CHAOS_CHECK_TIMEOUT  bound of one porcupine check (default 2m)
 type settings struct {
@@ -38,8 +39,8 @@ func loadSettings(t *testing.T) settings {
 	t.Helper()
 	s := settings{
 		seed:         time.Now().UnixNano() % 1_000_000_000,
-		duration:     30 * time.Second,
-		run:          30 * time.Second,
+		duration:     20 * time.Second,
+		run:          20 * time.Second,
 		out:          filepath.Join(os.TempDir(), "v2keys-chaos"),
 		checkTimeout: 2 * time.Minute,
 	}
@@ -84,6 +85,7 @@ type runConfig struct {
 	length   time.Duration
 	oneShot  bool // Config.OneShotWrites for the workers
 	watchers bool // also run a default and a streaming recursive watcher
+	onv3     bool // the KeysAPI of onv3 on a cluster serving v3, instead of the v2 client
 	workers  int
 }
 
@@ -112,7 +114,11 @@ func runChaos(t *testing.T, cfg runConfig) *runResult {
 	t.Helper()
 	pids := &pidSet{}
 	checkNoLeaks(t, pids)
-	cluster := etcdtest.Start(t, 3)
+	opts := etcdtest.Options{Size: 3}
+	if cfg.onv3 {
+		opts.API = etcdtest.V3
+	}
+	cluster := etcdtest.StartCluster(t, opts)
 	for _, m := range cluster.Members() {
 		pids.add(m.PID())
 	}
@@ -126,27 +132,35 @@ func runChaos(t *testing.T, cfg runConfig) *runResult {
 	hist := NewHistory()
 	res := &runResult{}
 
-	newClient := func(tr client.CancelableTransport) (client.Client, client.KeysAPI) {
-		c, err := client.New(client.Config{
+	// newClient returns a KeysAPI of its own client and the function that
+	// closes that client; tr observes the requests of a v2 client (nil:
+	// none).
+	newClient := func(tr *Attempts) (client.KeysAPI, func()) {
+		if cfg.onv3 {
+			return newOnv3(t, cluster)
+		}
+		cc := client.Config{
 			Endpoints:               cluster.ClientURLs(),
-			Transport:               tr,
 			HeaderTimeoutPerRequest: time.Second,
 			WatchProbeInterval:      250 * time.Millisecond,
 			OneShotWrites:           cfg.oneShot,
-		})
+		}
+		if tr != nil {
+			cc.Transport = tr
+		}
+		c, err := client.New(cc)
 		if err != nil {
 			t.Fatal(err)
 		}
-		return c, client.NewKeysAPI(c)
-	}
-	closeClient := func(c client.Client) {
-		if err := c.(io.Closer).Close(); err != nil {
-			t.Errorf("close client: %v", err)
+		return client.NewKeysAPI(c), func() {
+			if err := c.(io.Closer).Close(); err != nil {
+				t.Errorf("close client: %v", err)
+			}
 		}
 	}
 
-	setupC, setup := newClient(nil)
-	defer closeClient(setupC)
+	setup, closeSetup := newClient(nil)
+	defer closeSetup()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	dirResp, err := setup.Set(ctx, prefix, "", &client.SetOptions{Dir: true})
 	cancel()
@@ -160,8 +174,8 @@ func runChaos(t *testing.T, cfg runConfig) *runResult {
 	defer stopWatch()
 	if cfg.watchers {
 		for _, stream := range []bool{false, true} {
-			c, kapi := newClient(nil)
-			defer closeClient(c)
+			kapi, closeWatchClient := newClient(nil)
+			defer closeWatchClient()
 			name := "default watcher"
 			if stream {
 				name = "stream watcher"
@@ -186,9 +200,9 @@ func runChaos(t *testing.T, cfg runConfig) *runResult {
 	for i := range cfg.workers {
 		att := NewAttempts()
 		attempts = append(attempts, att)
-		c, kapi := newClient(att)
+		kapi, closeWorkClient := newClient(att)
 		defer att.Close()
-		defer closeClient(c)
+		defer closeWorkClient()
 		workers = append(workers, &worker{id: i, kapi: kapi, rng: rand.New(rand.NewSource(rng.Int63())),
 			keys: keys, dir: prefix + "/q", hist: hist, seen: map[string]client.Node{}})
 	}
@@ -281,6 +295,8 @@ func runChaos(t *testing.T, cfg runConfig) *runResult {
 type stats struct {
 	ops, unknown, dropped, failed int
 	faults                        map[string]int
+	// notApplied holds a few errors of writes reported as not applied.
+	notApplied []string
 }
 
 func (s *stats) add(res *runResult) {
@@ -291,6 +307,9 @@ func (s *stats) add(res *runResult) {
 		switch {
 		case r.Dropped:
 			s.dropped++
+			if r.In.Kind.isWrite() && len(s.notApplied) < 3 {
+				s.notApplied = append(s.notApplied, fmt.Sprintf("%s: %s", r.In.Kind, strings.ReplaceAll(r.Err, "\n", " ")))
+			}
 		case r.Out.Result == Unknown:
 			s.unknown++
 		case r.Out.Result == Failed:
@@ -310,8 +329,12 @@ func (s stats) String() string {
 	for _, n := range s.faults {
 		total += n
 	}
-	return fmt.Sprintf("%d operations checked (%d unknown outcome, %d refused by the server; %d more failed without effect, not checked), %d faults %v",
+	msg := fmt.Sprintf("%d operations checked (%d unknown outcome, %d refused by the server; %d more failed without effect, not checked), %d faults %v",
 		s.ops, s.unknown, s.failed, s.dropped, total, s.faults)
+	if len(s.notApplied) > 0 {
+		msg += fmt.Sprintf("; writes reported not applied, e.g. %q", s.notApplied)
+	}
+	return msg
 }
 
 // byKey returns the keys of recs, sorted, and each key's records.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -94,7 +95,7 @@ func errClass(err error) string {
 	case errors.Is(err, client.ErrEmptyBody):
 		return "empty body"
 	}
-	return fmt.Sprintf("%T", err)
+	return fmt.Sprintf("%T", err) + ": " + firstWords(err.Error(), 8)
 }
 
 // watchProblems checks one watcher's delivery against the history: events
@@ -185,4 +186,13 @@ func compareWatchers(a, b *watchLog, end uint64) []string {
 		}
 	}
 	return out
+}
+
+// firstWords returns the first n words of s.
+func firstWords(s string, n int) string {
+	f := strings.Fields(s)
+	if len(f) > n {
+		f = f[:n]
+	}
+	return strings.Join(f, " ")
 }
