@@ -55,6 +55,10 @@ func (e *env) authCommand(c *command, parent string, args []string, n int, usage
 	if cl == nil {
 		return code
 	}
+	if e.g.debug {
+		// etcdctl prints this line a second time for these commands.
+		fmt.Fprintf(e.stderr, "Cluster-Endpoints: %s\n", strings.Join(cl.Endpoints(), ", "))
+	}
 	if err := do(cl, args); err != nil {
 		fmt.Fprintln(e.stderr, err.Error())
 		return ExitBadArgs

@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -52,6 +53,7 @@ type globals struct {
 	output            string
 	noSync            bool
 	debug             bool
+	version           bool
 }
 
 const defaultEndpoints = "http://127.0.0.1:2379,http://127.0.0.1:4001"
@@ -79,6 +81,8 @@ func newGlobalFlagSet(g *globals, out io.Writer) *flag.FlagSet {
 	fs.StringVar(&g.output, "o", "simple", "short for --output")
 	fs.BoolVar(&g.noSync, "no-sync", false, "don't synchronize cluster information before sending request")
 	fs.BoolVar(&g.debug, "debug", false, "output cURL commands which can be used to reproduce the request")
+	fs.BoolVar(&g.version, "version", false, "print the version and exit")
+	fs.BoolVar(&g.version, "v", false, "short for --version")
 	return fs
 }
 
@@ -99,6 +103,12 @@ func (e *env) parseGlobals(args []string) (rest []string, code int, ok bool) {
 		fmt.Fprintf(e.stdout, "Incorrect Usage. %v\n\n", err)
 		printUsage(e.stdout)
 		return nil, ExitBadArgs, false
+	}
+	if g.version {
+		// etcdctl's two lines, so that scripts that look for the API
+		// version find it.
+		fmt.Fprintf(e.stdout, "v2keys version: %s\nAPI version: 2\n", version())
+		return nil, ExitSuccess, false
 	}
 	switch g.output {
 	case "simple", "extended", "json":
@@ -290,6 +300,9 @@ func (e *env) newClient(sync bool) (client.Client, int) {
 		client.EnablecURLDebug()
 	}
 	if sync && !e.g.noSync {
+		if e.g.debug {
+			fmt.Fprintf(e.stderr, "start to sync cluster using endpoints(%s)\n", strings.Join(c.Endpoints(), ","))
+		}
 		ctx, cancel := e.requestContext()
 		err := c.Sync(ctx)
 		cancel()
@@ -301,6 +314,9 @@ func (e *env) newClient(sync bool) (client.Client, int) {
 			return nil, e.fail(ExitServerError, err)
 		case isConnectionError(err) || errors.Is(err, context.DeadlineExceeded):
 			return nil, e.fail(ExitBadConnection, err)
+		}
+		if e.g.debug {
+			fmt.Fprintf(e.stderr, "got endpoints(%s) after sync\n", strings.Join(c.Endpoints(), ","))
 		}
 	}
 	if e.g.debug {
@@ -329,4 +345,13 @@ func (e *env) requestContext() (context.Context, context.CancelFunc) {
 		return context.WithCancel(e.ctx)
 	}
 	return context.WithTimeout(e.ctx, e.g.totalTimeout)
+}
+
+// version is the module version v2keys was built from, "(devel)" for a
+// build from a checkout.
+func version() string {
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+		return bi.Main.Version
+	}
+	return "(devel)"
 }

@@ -90,6 +90,13 @@ func sideScenarios(c *etcdtest.Cluster) []scenario {
 			each("rm", "--recursive", "{p}/queue"),
 			each("rmdir", "{p}/missing"),
 			one("rmdir"),
+			one("set", "--", "{p}/dash", "-v"),
+			one("get", "{p}/dash"),
+			one("--no-sync", "get", "{p}/dash"),
+			one("--total-timeout", "1ns", "get", "{p}/dash"),
+			one("rm", "--dir", "{p}/dash"),
+			one("rm", "-r", "{p}/m2"),
+			one("--debug", "get", "{p}/m3"),
 		)},
 		{name: "ls", setup: func(t *testing.T, s *side) {
 			s.set(t, "/tree/a", "1", nil)
@@ -117,13 +124,13 @@ func sideScenarios(c *etcdtest.Cluster) []scenario {
 			each("watch", "--after-index", "{idx}", "{p}/w"),
 			each("watch", "--recursive", "--after-index", "{idx}", "{p}"),
 			[]step{
-				{args: []string{"watch", "--forever", "--after-index", "{idx}", "{p}/w"}, interrupt: 2 * time.Second},
-				{args: []string{"-o", "json", "watch", "-f", "-r", "--after-index", "{idx}", "{p}"}, interrupt: 2 * time.Second},
-				{args: []string{"exec-watch", "--after-index", "{idx}", "--", "sh", "-c", printWatch, "{p}/w"}, interrupt: 2 * time.Second},
+				{args: []string{"watch", "--forever", "--after-index", "{idx}", "{p}/w"}, interrupt: 15 * time.Second},
+				{args: []string{"-o", "json", "watch", "-f", "-r", "--after-index", "{idx}", "{p}"}, interrupt: 15 * time.Second},
+				{args: []string{"exec-watch", "--after-index", "{idx}", "--", "sh", "-c", printWatch, "{p}/w"}, interrupt: 15 * time.Second},
 				// etcdctl drops the "--" and takes the last argument as the
 				// key (here: never written), whatever its usage says.
 				{args: []string{"exec-watch", "--after-index", "{idx}", "{p}/w", "--", "sh", "-c", printWatch}, interrupt: 2 * time.Second},
-				{args: []string{"exec-watch", "--after-index", "{idx}", "sh", "-c", printWatch, "{p}/w"}, interrupt: 2 * time.Second},
+				{args: []string{"exec-watch", "--after-index", "{idx}", "sh", "-c", printWatch, "{p}/w"}, interrupt: 15 * time.Second},
 			},
 			one("watch"),
 			one("exec-watch", "{p}/w"),
@@ -143,6 +150,8 @@ func sideScenarios(c *etcdtest.Cluster) []scenario {
 			{args: []string{"--bogus", "get", "{p}/x"}, raw: true, diff: "help-text"},
 			{args: []string{"--timeout", "soon", "get", "{p}/x"}, raw: true, diff: "help-text"},
 			{args: []string{"-o"}, raw: true, diff: "help-text"},
+			{args: []string{"--version"}, raw: true, diff: "version"},
+			{args: []string{"-v"}, raw: true, diff: "version"},
 			{args: []string{"get", "--bogus", "{p}/x"}, diff: "help-text"},
 			{args: []string{"set", "--ttl", "soon", "{p}/x", "v"}, diff: "help-text"},
 			{args: []string{"member", "list", "--bogus"}, diff: "help-text"},
@@ -180,13 +189,21 @@ func sideScenarios(c *etcdtest.Cluster) []scenario {
 			{args: []string{"member", "add", "only-a-name"}},
 			{args: []string{"member", "remove"}},
 			{args: []string{"member", "update", "{id}"}},
-			{args: []string{"cluster-health", "--forever"}, interrupt: 2 * time.Second},
+			{args: []string{"cluster-health", "--forever"}, interrupt: 15 * time.Second},
+			{args: []string{"-o", "json", "member", "list"}, sortLines: true},
+			{args: []string{"-o", "extended", "cluster-health"}},
+			{args: []string{"--debug", "cluster-health"}},
+			{args: []string{"--debug", "member", "list"}, sortLines: true},
 		}},
 		{name: "auth", setup: func(t *testing.T, s *side) {
 			s.set(t, "/x", "1", nil)
 		}, steps: []step{
 			{args: []string{"user", "list"}},
 			{args: []string{"role", "list"}},
+			{args: []string{"-o", "json", "role", "list"}},
+			{args: []string{"--debug", "role", "list"}},
+			{args: []string{"--debug", "user", "list"}},
+			{args: []string{"--debug", "auth", "disable"}},
 			{args: []string{"user", "add", "{n}:secret"}},
 			{args: []string{"user", "add", "{n}:again"}},
 			{args: []string{"user", "add", "{n}b"}, stdin: "pw\n", diff: "password-prompt"},
