@@ -165,11 +165,22 @@ func TestExportImportRoundTrip(t *testing.T) {
 	k.Set(ctx, dst+"/d03/k00003", "changed", nil)
 	k.Delete(ctx, dst+"/d04/k00004", nil)
 	k.Set(ctx, dst+"/d05/k00005", "x", &client.SetOptions{TTL: time.Hour})
-	k.Set(ctx, dst+"/d00", "", &client.SetOptions{Dir: true, PrevExist: client.PrevExist}) // drops its TTL
-	if r := v2keys(t, ep, 0, "import", file, dst); r.stdout != summary {
-		t.Errorf("second import printed %q", r.stdout)
+	if version := etcdtest.Shared(t).Version(); strings.HasPrefix(version, "3.5.") {
+		// etcd 3.5 fails every update of a directory with a 500 "Raft
+		// Internal Error" (etcd-io/etcd#13589; README, Compatibility), so
+		// the TTL of a directory that exists (d00 and d50 here) cannot be
+		// set again: import reports those two and restores the rest.
+		r := v2keys(t, ep, ExitServerError, "import", file, dst)
+		if want := fmt.Sprintf("imported %d keys and %d dirs into %s; skipped 0 expired; 2 errors\n", 10000, dirs-2, dst); r.stdout != want || !strings.Contains(r.stderr, dst+"/d00: ") || !strings.Contains(r.stderr, dst+"/d50: ") {
+			t.Errorf("second import on etcd %s printed %q %q, want %q and errors for d00 and d50", version, r.stdout, r.stderr, want)
+		}
+	} else {
+		k.Set(ctx, dst+"/d00", "", &client.SetOptions{Dir: true, PrevExist: client.PrevExist}) // drops its TTL
+		if r := v2keys(t, ep, 0, "import", file, dst); r.stdout != summary {
+			t.Errorf("second import printed %q", r.stdout)
+		}
+		sameTree(t, want, flatten(t, k, dst), 3)
 	}
-	sameTree(t, want, flatten(t, k, dst), 3)
 
 	// Export to stdout and import from stdin, into the original prefix of
 	// a copy.

@@ -3,10 +3,12 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -147,6 +149,7 @@ type importer struct {
 	jobs   chan importJob
 
 	expDirs map[string]time.Time // directories with an expiration (from pass 1)
+	early   map[string]bool      // target keys of directories created with their TTL before pass 2
 
 	nKeys, nDirs, nSkipped, nErrors atomic.Int64
 	fatal                           atomic.Pointer[error] // a connection failure: stop
@@ -171,6 +174,7 @@ func (imp *importer) run(in io.Reader, workers int) int {
 		}()
 	}
 
+	imp.createExpiringDirs()
 	chk := dumpChecker{expDirs: imp.expDirs} // decodes again; the file was validated
 	br := bufio.NewReaderSize(in, 1<<16)
 	for imp.fatal.Load() == nil && imp.e.ctx.Err() == nil {
@@ -234,8 +238,7 @@ func (imp *importer) dispatch(line int, n *dumpNode, now time.Time) {
 	}
 	var ttl time.Duration
 	if n.Expiration != nil {
-		left := n.Expiration.Sub(now)
-		ttl = (left + time.Second - 1).Truncate(time.Second)
+		ttl = ttlLeft(*n.Expiration, now)
 	}
 	j := importJob{line: line, key: key, node: n, ttl: ttl}
 	if n.Dir {
@@ -245,20 +248,90 @@ func (imp *importer) dispatch(line int, n *dumpNode, now time.Time) {
 	imp.jobs <- j
 }
 
+// createExpiringDirs creates, before any key is written, the directories
+// that have a TTL, parents first, each with its TTL. In post-order a
+// directory's line comes after its keys, which would create it without a
+// TTL, and the TTL of an existing directory can only be set with an update,
+// which etcd 3.5 fails with a 500 "Raft Internal Error" (etcd-io/etcd#13589;
+// README, Compatibility). A directory already in the target is left to
+// setDir's update when its line comes; expired ones are left out.
+func (imp *importer) createExpiringDirs() {
+	keys := make([]string, 0, len(imp.expDirs))
+	for k := range imp.expDirs {
+		keys = append(keys, k)
+	}
+	// Parents sort before their children: "/a" < "/a/b".
+	sort.Strings(keys)
+	now := time.Now()
+	chk := dumpChecker{expDirs: imp.expDirs}
+	for _, k := range keys {
+		if imp.fatal.Load() != nil || imp.e.ctx.Err() != nil || len(k) <= len(imp.base) {
+			continue
+		}
+		exp := imp.expDirs[k]
+		n := &dumpNode{Key: k, Dir: true, Expiration: &exp}
+		if chk.expiredAt(n, now) {
+			continue
+		}
+		key := imp.target + k[len(imp.base):]
+		ctx, cancel := imp.e.requestContext()
+		_, err := imp.keys.Set(ctx, key, "", &client.SetOptions{Dir: true, TTL: ttlLeft(exp, now), PrevExist: client.PrevNoExist})
+		cancel()
+		var kerr client.Error
+		switch {
+		case err == nil:
+			if imp.early == nil {
+				imp.early = map[string]bool{}
+			}
+			imp.early[key] = true
+		case errors.As(err, &kerr):
+			// Already there (or a file in the way): setDir decides when
+			// the directory's line comes.
+		default:
+			imp.done(importJob{key: key, node: n}, err)
+		}
+	}
+}
+
+// ttlLeft is the whole seconds left until exp, rounded up.
+func ttlLeft(exp, now time.Time) time.Duration {
+	return (exp.Sub(now) + time.Second - 1).Truncate(time.Second)
+}
+
 // setDir makes key a directory with the node's TTL (or none). A set of an
 // existing directory fails with "Not a file" in etcd; the TTL of an
-// existing directory is changed with an update instead.
+// existing directory is changed with an update instead. A directory that
+// createExpiringDirs made with its TTL is only counted.
 func (imp *importer) setDir(j importJob) {
+	if imp.early[j.key] {
+		imp.nDirs.Add(1)
+		return
+	}
 	ctx, cancel := imp.e.requestContext()
 	defer cancel()
 	_, err := imp.keys.Set(ctx, j.key, "", &client.SetOptions{Dir: true, TTL: j.ttl})
 	var kerr client.Error
 	if errors.As(err, &kerr) && kerr.Code == client.ErrorCodeNotFile {
-		_, err = imp.keys.Set(ctx, j.key, "", &client.SetOptions{Dir: true, TTL: j.ttl, PrevExist: client.PrevExist})
+		if imp.dirAsWanted(ctx, j) {
+			err = nil
+		} else {
+			_, err = imp.keys.Set(ctx, j.key, "", &client.SetOptions{Dir: true, TTL: j.ttl, PrevExist: client.PrevExist})
+		}
 	}
 	if imp.done(j, err) {
 		imp.nDirs.Add(1)
 	}
+}
+
+// dirAsWanted reports whether key is already a directory without a TTL
+// while the node has none either, so that no update is needed: etcd 3.5
+// fails every update of a directory (see createExpiringDirs).
+func (imp *importer) dirAsWanted(ctx context.Context, j importJob) bool {
+	if j.ttl != 0 {
+		return false
+	}
+	resp, err := imp.keys.Get(ctx, j.key, nil)
+	return err == nil && resp.Node.Dir && resp.Node.TTL == 0
 }
 
 func (imp *importer) setKey(j importJob) {

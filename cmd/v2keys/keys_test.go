@@ -12,7 +12,8 @@ import (
 )
 
 func TestKeyCommands(t *testing.T) {
-	ep := etcdtest.Shared(t).ClientURL()
+	member := etcdtest.Shared(t)
+	ep := member.ClientURL()
 	p := etcdtest.UniquePrefix(t)
 
 	if r := v2keys(t, ep, 0, "set", p+"/a", "hello"); r.stdout != "hello\n" {
@@ -68,12 +69,22 @@ func TestKeyCommands(t *testing.T) {
 	for _, args := range [][]string{
 		{"mkdir", p + "/d"},
 		{"mkdir", p + "/d/sub"},
-		{"updatedir", "--ttl", "200", p + "/d/sub"},
 		{"setdir", "--ttl", "100", p + "/d2"},
 	} {
 		if r := v2keys(t, ep, 0, args...); r.stdout != "" {
 			t.Errorf("%v printed %q", args, r.stdout)
 		}
+	}
+	// etcd 3.5 fails an update of a directory's TTL with a 500 "Raft
+	// Internal Error" (etcd-io/etcd#13589), which the client, as
+	// upstream's, takes for a member without leader (README,
+	// Compatibility).
+	if strings.HasPrefix(member.Version(), "3.5.") {
+		if r := v2keys(t, ep, 4, "updatedir", "--ttl", "200", p+"/d/sub"); !strings.Contains(r.stderr, "has no leader") {
+			t.Errorf("updatedir --ttl on etcd %s printed %q", member.Version(), r.stderr)
+		}
+	} else if r := v2keys(t, ep, 0, "updatedir", "--ttl", "200", p+"/d/sub"); r.stdout != "" {
+		t.Errorf("updatedir printed %q", r.stdout)
 	}
 	v2keys(t, ep, 4, "mkdir", p+"/d")
 	// As with etcdctl, setdir of an existing directory fails: etcd answers
