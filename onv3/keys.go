@@ -2,6 +2,7 @@ package onv3
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"time"
 
@@ -30,7 +31,8 @@ func WithRecordTTL(d time.Duration) Option {
 }
 
 // NewKeysAPI returns the v2 KeysAPI served from the v3 keyspace of c, with
-// v2 key K stored at v3 key prefix+K (see Layout). Every call keeps its v2
+// v2 key K stored at v3 key prefix+K (see Layout; a trailing "/" of prefix
+// is dropped, as v2keys migrate --prefix does). Every call keeps its v2
 // meaning; the differences that v3 forces are listed in the package
 // README. The KeysAPI is safe for concurrent use and holds no goroutine of
 // its own; c stays owned by the caller, who closes it after the last call.
@@ -39,6 +41,9 @@ func NewKeysAPI(c *clientv3.Client, prefix string, opts ...Option) client.KeysAP
 	for _, o := range opts {
 		o(&cfg)
 	}
+	// As v2keys migrate --prefix: a trailing "/" is dropped, so that
+	// "/v2" and "/v2/" name the same layout.
+	prefix = strings.TrimRight(prefix, "/")
 	return &keysAPI{c: c, l: Layout{Prefix: prefix}, rec: &recordLease{c: c, ttl: cfg.recordTTL}}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -274,5 +275,48 @@ func TestWatchManyResumed(t *testing.T) {
 		}
 		prev = r.Node.ModifiedIndex
 		i++
+	}
+}
+
+// TestWatcherEnds: a watcher's v3 watch ends with the context of the Next
+// that waits on it, and with Close: no goroutine is left behind.
+func TestWatcherEnds(t *testing.T) {
+	k, c, _ := newOnV3(t)
+	ctx := testCtx(t)
+	if _, err := k.Set(ctx, "/x", "1", nil); err != nil {
+		t.Fatal(err)
+	}
+	settle := func() int {
+		time.Sleep(300 * time.Millisecond)
+		return runtime.NumGoroutine()
+	}
+	// Warm the client's connection up.
+	if _, err := c.Get(ctx, "warm"); err != nil {
+		t.Fatal(err)
+	}
+	base := settle()
+	for i := range 5 {
+		w := k.Watcher("/x", nil)
+		nctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+		if _, err := w.Next(nctx); !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("Next without events: %v", err)
+		}
+		cancel()
+		if i%2 == 0 {
+			w.(interface{ Close() error }).Close()
+		}
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for n := settle(); n > base; n = settle() {
+		if time.Now().After(deadline) {
+			buf := make([]byte, 1<<20)
+			t.Fatalf("%d goroutines, %d before the watchers:\n%s", n, base, buf[:runtime.Stack(buf, true)])
+		}
+	}
+	// A closed watcher says so.
+	w := k.Watcher("/x", nil)
+	w.(interface{ Close() error }).Close()
+	if _, err := w.Next(ctx); err == nil {
+		t.Fatal("Next after Close succeeded")
 	}
 }
