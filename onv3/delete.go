@@ -2,6 +2,7 @@ package onv3
 
 import (
 	"context"
+	"fmt"
 	"strings"
 
 	"github.com/v2keys/client"
@@ -84,7 +85,40 @@ func (k *keysAPI) Delete(ctx context.Context, key string, opts *client.DeleteOpt
 			n := &client.Node{Key: key, Dir: dir, CreatedIndex: uint64(kv.CreateRevision), ModifiedIndex: uint64(rev)}
 			return &client.Response{Action: action, Node: n, PrevNode: prev}
 		}}, nil
-	})
+	}, k.deleteFast(key, o))
+}
+
+// deleteFast is the plan of deleting a file whose directories exist (and
+// whose condition holds), tried before anything is read.
+func (k *keysAPI) deleteFast(key string, o client.DeleteOptions) *plan {
+	l := k.l
+	file := l.FileKey(key)
+	cmps := append(k.ancestorsExist(key),
+		clientv3.Compare(clientv3.CreateRevision(l.DirKey(key)), "=", 0),
+		clientv3.Compare(clientv3.CreateRevision(file), ">", 0))
+	action := actionDelete
+	if o.PrevValue != "" || o.PrevIndex > 0 {
+		action = actionCompareAndDelete
+		if o.PrevIndex > 0 {
+			cmps = append(cmps, clientv3.Compare(clientv3.ModRevision(file), "=", int64(o.PrevIndex)))
+		}
+		if o.PrevValue != "" {
+			cmps = append(cmps, clientv3.Compare(clientv3.Value(file), "=", o.PrevValue))
+		}
+	}
+	return &plan{cmps: cmps, ops: []clientv3.Op{clientv3.OpDelete(file, clientv3.WithPrevKV())}, record: action,
+		answerTxn: func(ctx context.Context, resp *clientv3.TxnResponse) (*client.Response, error) {
+			prevs := resp.Responses[0].GetResponseDeleteRange().GetPrevKvs()
+			if len(prevs) != 1 {
+				return nil, fmt.Errorf("onv3: delete of %s: the server returned %d previous values", key, len(prevs))
+			}
+			prev := fileNode(key, prevs[0])
+			if err := newTTLs(k.c).fill(ctx, prev, prevs[0].Lease); err != nil {
+				return nil, err
+			}
+			n := &client.Node{Key: key, CreatedIndex: uint64(prevs[0].CreateRevision), ModifiedIndex: uint64(resp.Header.Revision)}
+			return &client.Response{Action: action, Node: n, PrevNode: prev}, nil
+		}}
 }
 
 // parentOf is the directory holding key ("/" for a top-level key).

@@ -105,7 +105,7 @@ func (k *keysAPI) CreateInOrder(ctx context.Context, dir, value string, opts *cl
 		}}, nil
 	}
 	// For the root, the path read is harmless: the root has no key.
-	resp, err := k.write(ctx, dir, belowFirst, decide)
+	resp, err := k.write(ctx, dir, belowFirst, decide, nil)
 	if err != nil && lease != 0 {
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		_, _ = k.c.Revoke(rctx, lease)

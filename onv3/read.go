@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/v2keys/client"
+	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 	"go.etcd.io/etcd/api/v3/mvccpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
@@ -34,7 +35,15 @@ type pathView struct {
 // readPath reads the state of key (canonical, not the root) in one
 // read-only transaction.
 func (k *keysAPI) readPath(ctx context.Context, key string, mode belowMode, serializable bool) (*pathView, error) {
-	v := &pathView{key: key, anc: Ancestors(key)}
+	resp, err := k.c.Txn(ctx).Then(k.pathOps(key, mode, serializable)...).Commit()
+	if err != nil {
+		return nil, readErr(ctx, err)
+	}
+	return k.parsePath(key, resp.Header, resp.Responses), nil
+}
+
+// pathOps are the reads of a pathView of key.
+func (k *keysAPI) pathOps(key string, mode belowMode, serializable bool) []clientv3.Op {
 	var extra []clientv3.OpOption
 	if serializable {
 		extra = append(extra, clientv3.WithSerializable())
@@ -42,8 +51,9 @@ func (k *keysAPI) readPath(ctx context.Context, key string, mode belowMode, seri
 	opt := func(o ...clientv3.OpOption) []clientv3.OpOption {
 		return append(append([]clientv3.OpOption{}, extra...), o...)
 	}
-	ops := make([]clientv3.Op, 0, 2*len(v.anc)+2)
-	for _, a := range v.anc {
+	anc := Ancestors(key)
+	ops := make([]clientv3.Op, 0, 2*len(anc)+2)
+	for _, a := range anc {
 		start, end := k.l.Below(a)
 		ops = append(ops, clientv3.OpGet(k.l.FileKey(a), opt()...),
 			clientv3.OpGet(start, opt(clientv3.WithRange(end), clientv3.WithLimit(1), clientv3.WithKeysOnly())...))
@@ -58,13 +68,14 @@ func (k *keysAPI) readPath(ctx context.Context, key string, mode belowMode, seri
 	default:
 		ops = append(ops, clientv3.OpGet(start, opt(clientv3.WithRange(end))...))
 	}
-	resp, err := k.c.Txn(ctx).Then(ops...).Commit()
-	if err != nil {
-		return nil, readErr(ctx, err)
-	}
-	v.rev, v.clusterID = resp.Header.Revision, resp.Header.ClusterId
+	return ops
+}
+
+// parsePath builds the pathView of key from the answers to its pathOps.
+func (k *keysAPI) parsePath(key string, h *pb.ResponseHeader, rs []*pb.ResponseOp) *pathView {
+	v := &pathView{key: key, anc: Ancestors(key), rev: h.Revision, clusterID: h.ClusterId}
 	first := func(i int) *mvccpb.KeyValue {
-		kvs := resp.Responses[i].GetResponseRange().Kvs
+		kvs := rs[i].GetResponseRange().Kvs
 		if len(kvs) == 0 {
 			return nil
 		}
@@ -76,8 +87,8 @@ func (k *keysAPI) readPath(ctx context.Context, key string, mode belowMode, seri
 	}
 	n := 2 * len(v.anc)
 	v.file = first(n)
-	v.below = resp.Responses[n+1].GetResponseRange().Kvs
-	return v, nil
+	v.below = rs[n+1].GetResponseRange().Kvs
+	return v
 }
 
 // ancIsDir reports whether ancestor i is a directory.
@@ -146,6 +157,16 @@ func (v *pathView) createPath(l Layout) (missing []string, reap string, err erro
 		return nil, missing[0], nil
 	}
 	return missing, "", nil
+}
+
+// ancestorsExist are the compares of a write's fast path: every directory
+// above key has its marker.
+func (k *keysAPI) ancestorsExist(key string) []clientv3.Cmp {
+	var cmps []clientv3.Cmp
+	for _, a := range Ancestors(key) {
+		cmps = append(cmps, clientv3.Compare(clientv3.CreateRevision(k.l.DirKey(a)), ">", 0))
+	}
+	return cmps
 }
 
 // guards are the compares that hold while the read state still stands: every

@@ -44,6 +44,9 @@ type plan struct {
 	recordKey string
 	// answer builds the response from the revision of the commit.
 	answer func(rev int64) *client.Response
+	// answerTxn, if set, builds it from the whole answer (a fast path's
+	// previous key-value).
+	answerTxn func(ctx context.Context, resp *clientv3.TxnResponse) (*client.Response, error)
 }
 
 // reapFirst asks the write loop to reap orphans below dir and read again.
@@ -57,26 +60,44 @@ const maxAttempts = 1000
 
 // write runs the read-decide-commit loop of one v2 write: read the state,
 // decide the transaction (or the v2 error), commit it guarded by compares
-// on everything read, and start over when the compares fail.
-func (k *keysAPI) write(ctx context.Context, key string, mode belowMode, decide func(v *pathView) (*plan, error)) (*client.Response, error) {
+// on everything read, and decide again when the compares fail. A failed
+// commit reads the state in its Else branch, so a retry costs no extra
+// round trip. fast, if not nil, is tried first: a transaction guarded by
+// what the common case needs (the directories above exist, ...), whose
+// Else branch is the first read.
+func (k *keysAPI) write(ctx context.Context, key string, mode belowMode, decide func(v *pathView) (*plan, error), fast *plan) (*client.Response, error) {
+	reads := k.pathOps(key, mode, false)
+	var v *pathView
 	for attempt := 0; ; attempt++ {
 		if attempt == maxAttempts {
 			return nil, fmt.Errorf("onv3: %s: gave up after %d conflicting attempts", key, attempt)
 		}
-		v, err := k.readPath(ctx, key, mode, false)
-		if err != nil {
-			return nil, err
-		}
-		p, err := decide(v)
-		var rf reapFirst
-		if errors.As(err, &rf) {
-			if err := k.reap(ctx, rf.dir); err != nil {
+		p := fast
+		fast = nil
+		var cmps []clientv3.Cmp
+		if p != nil {
+			cmps = p.cmps
+		} else {
+			if v == nil {
+				var err error
+				if v, err = k.readPath(ctx, key, mode, false); err != nil {
+					return nil, err
+				}
+			}
+			var err error
+			p, err = decide(v)
+			var rf reapFirst
+			if errors.As(err, &rf) {
+				if err := k.reap(ctx, rf.dir); err != nil {
+					return nil, err
+				}
+				v = nil
+				continue
+			}
+			if err != nil {
 				return nil, err
 			}
-			continue
-		}
-		if err != nil {
-			return nil, err
+			cmps = append(v.guards(k.l), p.cmps...)
 		}
 		rec, err := k.rec.get(ctx)
 		if err != nil {
@@ -87,17 +108,26 @@ func (k *keysAPI) write(ctx context.Context, key string, mode belowMode, decide 
 			recKey = p.recordKey
 		}
 		ops := append(p.ops, clientv3.OpPut(k.l.RecordKey(recKey), p.record, clientv3.WithLease(rec)))
-		resp, err := k.c.Txn(ctx).If(append(v.guards(k.l), p.cmps...)...).Then(ops...).Commit()
+		resp, err := k.c.Txn(ctx).If(cmps...).Then(ops...).Else(reads...).Commit()
 		if err != nil {
 			if k.dropLeaseOn(err, rec) {
+				v = nil
 				continue
 			}
 			return nil, writeErr(ctx, err)
 		}
 		if !resp.Succeeded {
+			v = k.parsePath(key, resp.Header, resp.Responses)
 			continue
 		}
-		r := p.answer(resp.Header.Revision)
+		var r *client.Response
+		if p.answerTxn != nil {
+			if r, err = p.answerTxn(ctx, resp); err != nil {
+				return nil, err
+			}
+		} else {
+			r = p.answer(resp.Header.Revision)
+		}
 		r.Index, r.ClusterID = uint64(resp.Header.Revision), clusterIDString(resp.Header.ClusterId)
 		return r, nil
 	}
@@ -176,7 +206,7 @@ func (k *keysAPI) Set(ctx context.Context, key, value string, opts *client.SetOp
 	default:
 		decide = w.set
 	}
-	resp, err := k.write(ctx, key, belowFirst, decide)
+	resp, err := k.write(ctx, key, belowFirst, decide, w.fast())
 	if err != nil {
 		if w.lease != 0 {
 			// Best effort: the lease holds no key if the write failed.
@@ -264,6 +294,54 @@ func (w *setWrite) record(action string) string {
 		return actionRefresh
 	}
 	return action
+}
+
+// fast is the plan of the common case, tried before anything is read: the
+// directories above the key exist, the key is no directory, and the
+// condition of the kind of Set holds on the key itself. Refreshes and
+// directories take the general path.
+func (w *setWrite) fast() *plan {
+	if w.o.Refresh || w.o.Dir {
+		return nil
+	}
+	l := w.k.l
+	file := l.FileKey(w.key)
+	cmps := append(w.k.ancestorsExist(w.key), clientv3.Compare(clientv3.CreateRevision(l.DirKey(w.key)), "=", 0))
+	action := actionSet
+	o := w.o
+	switch {
+	case o.PrevExist == client.PrevExist && o.PrevIndex == 0 && o.PrevValue == "":
+		action = actionUpdate
+		cmps = append(cmps, clientv3.Compare(clientv3.CreateRevision(file), ">", 0))
+	case o.PrevExist == client.PrevExist, o.PrevExist == client.PrevIgnore && (o.PrevIndex > 0 || o.PrevValue != ""):
+		action = actionCompareAndSwap
+		cmps = append(cmps, clientv3.Compare(clientv3.CreateRevision(file), ">", 0))
+		if o.PrevIndex > 0 {
+			cmps = append(cmps, clientv3.Compare(clientv3.ModRevision(file), "=", int64(o.PrevIndex)))
+		}
+		if o.PrevValue != "" {
+			cmps = append(cmps, clientv3.Compare(clientv3.Value(file), "=", o.PrevValue))
+		}
+	case o.PrevExist == client.PrevNoExist:
+		action = actionCreate
+		cmps = append(cmps, clientv3.Compare(clientv3.CreateRevision(file), "=", 0))
+	}
+	put := clientv3.OpPut(file, w.value, append(w.putOpts(), clientv3.WithPrevKV())...)
+	return &plan{cmps: cmps, ops: []clientv3.Op{put}, record: action,
+		answerTxn: func(ctx context.Context, resp *clientv3.TxnResponse) (*client.Response, error) {
+			rev := resp.Header.Revision
+			r := &client.Response{Action: action}
+			var created int64
+			if prev := resp.Responses[0].GetResponsePut().GetPrevKv(); prev != nil {
+				created = prev.CreateRevision
+				r.PrevNode = fileNode(w.key, prev)
+				if err := newTTLs(w.k.c).fill(ctx, r.PrevNode, prev.Lease); err != nil {
+					return nil, err
+				}
+			}
+			r.Node = w.node(false, created, rev, w.value)
+			return r, nil
+		}}
 }
 
 func (w *setWrite) set(v *pathView) (*plan, error) {
