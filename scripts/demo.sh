@@ -80,3 +80,8 @@ for k in /demo-app/config/db /demo-app/config/mode /demo-app/leader; do
 done
 echo "-- v3 side:"
 v2keys v3-get --prefix /v3/demo-app
+
+# onv3: the same v2 KeysAPI, served from the v3 keyspace that migrate wrote.
+echo
+echo "== onv3: the v2 KeysAPI on the v3 copy (v3 keys under /v3)"
+(cd onv3 && go run ./examples/demo -endpoints "http://127.0.0.1:$client_port" -prefix /v3 -key /demo-app)
