@@ -61,6 +61,15 @@ func checkLinearizable(t *testing.T, s settings, seed int64, length time.Duratio
 		switch v.Result {
 		case porcupine.Illegal:
 			t.Errorf("seed %d: history of %s is not linearizable %s; visualization: %s (replay: CHAOS_SEED=%d CHAOS_DURATION=%v)", seed, key, witness, v.Visualization, seed, length)
+			if _, doubled := Witness(recs[key]); len(doubled) > 0 {
+				writers := map[int]int{}
+				for i, r := range recs[key] {
+					if r.In.Kind.isWrite() && doubled[r.In.Value] {
+						writers[i] = 1
+					}
+				}
+				t.Logf("seed %d: the history of the values seen under two indexes:\n%s", seed, valueHistory(recs[key], writers))
+			}
 		case porcupine.Unknown:
 			t.Errorf("seed %d: the check of %s did not finish within %v: inconclusive; partial visualization: %s", seed, key, s.checkTimeout, v.Visualization)
 		}
@@ -174,8 +183,19 @@ func explain(t *testing.T, s settings, recs []Record, faults []Fault, documented
 	case porcupine.Unknown:
 		return false, fmt.Sprintf("and the check with extra copies of the %d resent writes did not finish within %v", len(documented), s.checkTimeout)
 	}
+	others := map[int]int{}
+	for i, n := range all {
+		if _, ok := documented[i]; !ok && doubled[recs[i].In.Value] {
+			others[i] = n
+		}
+	}
+	if len(others) > 0 {
+		if v, _ := checkKey(t, s, recs, faults, merge(documented, others), "", s.checkTimeout); v.Result == porcupine.Ok {
+			return false, "not explained by the documented resent writes, but by these resent writes seen applied twice, which the documentation says cannot apply twice: " +
+				describe(others) + "; the history of their values:\n" + valueHistory(recs, others)
+		}
+	}
 	if v, _ := checkKey(t, s, recs, faults, all, "", s.checkTimeout); v.Result == porcupine.Ok {
-		others := map[int]int{}
 		for i, n := range all {
 			if _, ok := documented[i]; !ok {
 				others[i] = n
@@ -184,6 +204,47 @@ func explain(t *testing.T, s settings, recs []Record, faults []Fault, documented
 		return false, "not explained by the documented resent writes, but by these other resent writes, which the documentation says cannot apply twice: " + describe(others)
 	}
 	return false, "not explained by any resent write"
+}
+
+// merge returns the union of two ghost maps.
+func merge(a, b map[int]int) map[int]int {
+	out := map[int]int{}
+	for i, n := range a {
+		out[i] = n
+	}
+	for i, n := range b {
+		out[i] = n
+	}
+	return out
+}
+
+// valueHistory lists, one per line, the records of one key from the first
+// to the last that mentions a value written by the records in ops, at most
+// 40: what a reader needs to see a write applied twice.
+func valueHistory(recs []Record, ops map[int]int) string {
+	values := map[string]bool{}
+	for i := range ops {
+		values[recs[i].In.Value] = true
+	}
+	first, last := -1, -1
+	for i, r := range recs {
+		if values[r.In.Value] || values[r.Out.Value] || values[r.Out.PrevValue] {
+			if first < 0 {
+				first = i
+			}
+			last = i
+		}
+	}
+	var b strings.Builder
+	for i := first; i >= 0 && i <= last && i < first+40; i++ {
+		r := recs[i]
+		ret := "never (unknown outcome)"
+		if r.Ret != Never {
+			ret = time.Duration(r.Ret).Round(time.Millisecond).String()
+		}
+		fmt.Fprintf(&b, "    op %d client %d [%v, %s] %s\n", i, r.Client, time.Duration(r.Call).Round(time.Millisecond), ret, describeOperation(r.In, r.Out))
+	}
+	return b.String()
 }
 
 func outcomeText(r Record) string {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 
@@ -127,5 +128,19 @@ func TestWitness(t *testing.T) {
 				t.Errorf("Witness = %q, %v; want %v", proof, values, tt.want)
 			}
 		})
+	}
+}
+
+func TestValueHistory(t *testing.T) {
+	recs := []Record{
+		{Call: 0, Ret: 1, In: Input{Kind: Get, Key: "/k"}, Out: Output{Result: OK, Value: "z", Index: 3}},
+		{Call: 2, Ret: 3, In: Input{Kind: Create, Key: "/k", Value: "a"}, Out: Output{Result: OK, Index: 5}},
+		{Call: 4, Ret: 5, In: Input{Kind: Delete, Key: "/k"}, Out: Output{Result: OK, Index: 6, PrevFound: true, PrevValue: "a", PrevIndex: 5}},
+		{Call: 6, Ret: 7, In: Input{Kind: Get, Key: "/k"}, Out: Output{Result: OK, Value: "a", Index: 8}},
+		{Call: 8, Ret: Never, In: Input{Kind: Set, Key: "/k", Value: "b"}, Out: Output{Result: Unknown}},
+	}
+	got := valueHistory(recs, map[int]int{1: 1})
+	if lines := strings.Count(got, "\n"); lines != 3 || !strings.Contains(got, "create(/k, a) -> @5") || !strings.Contains(got, "get(/k) -> a@8") {
+		t.Errorf("valueHistory =\n%s\nwant ops 1 to 3", got)
 	}
 }
