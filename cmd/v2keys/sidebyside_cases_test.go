@@ -165,6 +165,12 @@ func sideScenarios(c *etcdtest.Cluster) []scenario {
 			{args: []string{"--endpoints", "{dead}", "--no-sync", "get", "{p}/x"}, raw: true},
 			{args: []string{"-u", "nobody", "get", "{p}/x"}, stdin: "pw\n", diff: "password-prompt"},
 			{args: []string{"-u", "nobody:pw", "get", "{p}/x"}},
+			{args: []string{"get", "{p}/x"}, raw: true, env: []string{"ETCDCTL_ENDPOINTS={eps}"}},
+			{args: []string{"get", "{p}/x"}, raw: true, env: []string{"ETCDCTL_PEERS={eps}"}},
+			{args: []string{"--peers", "{eps}", "get", "{p}/x"}, raw: true},
+			{args: []string{"-C", "{eps}", "get", "{p}/x"}, raw: true},
+			{args: []string{"get", "{p}/x"}, env: []string{"ETCDCTL_USERNAME=nobody:pw"}},
+			{args: []string{"get", "{p}/x"}, raw: true, env: []string{"ETCDCTL_ENDPOINTS={dead}"}},
 			{args: []string{"-o", "yaml", "get", "{p}/x"}, diff: "bad-output"},
 			{args: []string{"get", "{p}/x", "extra"}, diff: "extra-args"},
 			// The last: etcdctl sets the key (without TTL); v2keys does not.

@@ -32,6 +32,7 @@ import (
 type step struct {
 	args  []string // after the global --endpoints; placeholders {name} are expanded from the side's vars
 	stdin string
+	env   []string // NAME=value, added to the environment (expanded as args)
 	// diff names the row of README.md's differences table this step shows;
 	// "" means the two tools must agree on everything.
 	diff string
@@ -236,6 +237,9 @@ func (s *side) run(t *testing.T, st step) outcome {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, s.bin, args...)
 	cmd.Env = ctlEnv()
+	for _, kv := range st.env {
+		cmd.Env = append(cmd.Env, s.expand(t, kv))
+	}
 	cmd.Stdin = strings.NewReader(s.expand(t, st.stdin))
 	var stdout, stderr syncBuffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
