@@ -70,13 +70,15 @@ func TestThreeMemberCluster(t *testing.T) {
 		t.Fatalf("member add printed %q", add.stdout)
 	}
 	id := m[1]
-	if list := v2keys(t, all, 0, "member", "list").stdout; !strings.Contains(list, id+"[unstarted]: peerURLs=http://127.0.0.1:1\n") {
+	// A member answers member list from what it has applied, which may
+	// lag behind the leader's answer to add for a moment.
+	if list := eventuallyListed(t, all, id+"[unstarted]: peerURLs=http://127.0.0.1:1\n"); list != "" {
 		t.Errorf("member list after add printed %q", list)
 	}
 	if r := v2keys(t, all, 0, "member", "update", id, "http://127.0.0.1:2,http://127.0.0.1:3"); r.stdout != "Updated member with ID "+id+" in cluster\n" {
 		t.Errorf("member update printed %q", r.stdout)
 	}
-	if list := v2keys(t, all, 0, "member", "list").stdout; !strings.Contains(list, id+"[unstarted]: peerURLs=http://127.0.0.1:2,http://127.0.0.1:3\n") {
+	if list := eventuallyListed(t, all, id+"[unstarted]: peerURLs=http://127.0.0.1:2,http://127.0.0.1:3\n"); list != "" {
 		t.Errorf("member list after update printed %q", list)
 	}
 	h2 := runCmd(t, "", "--endpoints", all, "cluster-health")
@@ -115,5 +117,22 @@ func TestThreeMemberCluster(t *testing.T) {
 	}
 	if r := v2keys(t, all, 0, "--no-sync", "get", "--quorum", "/three/k"); r.stdout != "v\n" {
 		t.Errorf("get with a member down printed %q", r.stdout)
+	}
+}
+
+// eventuallyListed runs member list until its output contains want (within
+// 10 s) and returns "", or else the last output.
+func eventuallyListed(t *testing.T, eps, want string) string {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		list := v2keys(t, eps, 0, "member", "list").stdout
+		if strings.Contains(list, want) {
+			return ""
+		}
+		if time.Now().After(deadline) {
+			return list
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }

@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -179,7 +181,7 @@ func sideScenarios(c *etcdtest.Cluster) []scenario {
 		{name: "members", setup: func(t *testing.T, s *side) {
 			waitReconfigurable(t, c)
 			s.vars["m0"] = c.Members()[0].Name()
-		}, steps: []step{
+		}, before: func(t *testing.T) { membersAgree(t, c) }, steps: []step{
 			{args: []string{"member", "list"}, sortLines: true},
 			{args: []string{"cluster-health"}},
 			{args: []string{"member", "add", "extra", "http://127.0.0.1:{port}"}, capture: `with ID ([0-9a-f]+) to cluster`},
@@ -288,6 +290,7 @@ func waitReconfigurable(t *testing.T, c *etcdtest.Cluster) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer closeClient(cl)
 	m := client.NewMembersAPI(cl)
 	deadline := time.Now().Add(30 * time.Second)
 	for {
@@ -307,4 +310,46 @@ func waitReconfigurable(t *testing.T, c *etcdtest.Cluster) {
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
+}
+
+// membersAgree waits until every member of c lists the same members (IDs
+// and peer URLs), so that a command sees a change whichever member answers.
+func membersAgree(t *testing.T, c *etcdtest.Cluster) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		var lists []string
+		for _, u := range c.ClientURLs() {
+			lists = append(lists, memberListAt(u))
+		}
+		if !slices.ContainsFunc(lists, func(l string) bool { return l != lists[0] }) && lists[0] != "" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the members do not agree on the member list: %q", lists)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// memberListAt is the member list as the member at url answers it ("" on
+// an error), one "id peerURLs" line per member, sorted.
+func memberListAt(url string) string {
+	cl, err := client.New(client.Config{Endpoints: []string{url}})
+	if err != nil {
+		return ""
+	}
+	defer closeClient(cl)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	members, err := client.NewMembersAPI(cl).List(ctx)
+	if err != nil {
+		return ""
+	}
+	var lines []string
+	for _, m := range members {
+		lines = append(lines, m.ID+" "+strings.Join(m.PeerURLs, ","))
+	}
+	slices.Sort(lines)
+	return strings.Join(lines, "\n")
 }

@@ -11,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -56,7 +57,10 @@ type step struct {
 type scenario struct {
 	name  string
 	setup func(t *testing.T, s *side)
-	steps []step
+	// before runs before each step (membersAgree: each member answers
+	// member list from what it has applied, which may lag for a moment).
+	before func(t *testing.T)
+	steps  []step
 }
 
 // outcome is what one run of a command line showed.
@@ -88,6 +92,7 @@ func TestSideBySide(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { closeClient(cl) })
 	keys := client.NewKeysAPI(cl)
 
 	used := map[string]bool{}
@@ -106,6 +111,9 @@ func TestSideBySide(t *testing.T) {
 					sc.setup(t, s)
 				}
 				for _, st := range sc.steps {
+					if sc.before != nil {
+						sc.before(t)
+					}
 					o := s.run(t, st)
 					runs[j] = append(runs[j], normalise(o, n, st.sortLines))
 				}
@@ -335,4 +343,11 @@ func normalise(o outcome, n string, sortLines bool) outcome {
 		return s
 	}
 	return outcome{f(o.stdout), f(o.stderr), o.status}
+}
+
+// closeClient releases a client's connections.
+func closeClient(c client.Client) {
+	if cl, ok := c.(io.Closer); ok {
+		cl.Close()
+	}
 }
