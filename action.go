@@ -24,26 +24,18 @@ type httpClient interface {
 }
 
 // retryPolicy says when an action whose attempt failed may be sent to the
-// next endpoint.
+// next endpoint: the rules Config.OneShotWrites states, one value each.
 type retryPolicy int
 
 const (
-	// retryAlways: reads, and writes that cannot apply twice (a create, a
-	// compare-and-swap or delete by index: a second application is
-	// refused by the server).
+	// retryAlways: reads, and writes the server refuses to apply twice.
 	retryAlways retryPolicy = iota
-	// retryIfUnsent: a write that could apply twice and that upstream
-	// never resent (a plain or value-conditioned delete) moves on only
-	// when its request provably never reached a member.
+	// retryIfUnsent: moves on only when the request provably never
+	// reached a member (plain and value-conditioned deletes).
 	retryIfUnsent
-	// resendUnlessStrict: a write that could apply twice but that upstream
-	// resends to the next member (a plain or value-conditioned set, an
-	// update, an in-order create). Callers rely on that failover, so it
-	// stays the default; Config.OneShotWrites makes these retryIfUnsent. A
-	// request that reached a member may be applied long after the client
-	// gave up on it: a SIGSTOPed member reads it from its socket when it
-	// resumes (TestFaultPausePinnedMember), so a copy sent elsewhere may
-	// apply twice, the late one undoing later writes.
+	// resendUnlessStrict: retryAlways, or retryIfUnsent with
+	// Config.OneShotWrites (plain and value-conditioned sets, updates,
+	// in-order creates).
 	resendUnlessStrict
 )
 

@@ -81,18 +81,34 @@ type Config struct {
 	// behaviour: such a watch waits forever).
 	WatchProbeInterval time.Duration
 
-	// OneShotWrites, when true, sends a write that could apply twice (a
-	// plain or value-conditioned Set, an Update, a CreateInOrder) to one
-	// member only, once its request may have reached that member: it then
-	// fails with an error for which errors.Is(err, ErrOutcomeUnknown)
-	// holds, and the next call starts at the next member. Such a request
-	// can be applied late (a stopped member applies what it read from its
-	// socket when it resumes), so a copy resent elsewhere may apply twice
-	// and the late copy may undo a newer write. False, the default, resends
-	// these writes to the next member as upstream does, for availability.
-	// Creates, compare-and-swaps by index and deletes by index, which the
-	// server refuses to apply twice, always move on; plain deletes never
-	// do once they may have reached a member.
+	// OneShotWrites chooses whether a write that could apply twice is
+	// resent to another member. This is the one statement of the client's
+	// write-retry rules; the methods of KeysAPI refer to it.
+	//
+	// A request moves on to the next member when its attempt fails (no
+	// answer, a 5xx answer, a body that failed to arrive), with these
+	// limits for writes that may have reached the member:
+	//
+	//   - Reads, creates (PrevExist: PrevNoExist), compare-and-swaps and
+	//     deletes by index (PrevIndex set), and the members and auth APIs'
+	//     requests always move on: the server refuses to apply a create or
+	//     an indexed write twice. If a retry meets that refusal (it may have
+	//     been caused by the first attempt), the call fails with an error
+	//     for which errors.Is(err, ErrOutcomeUnknown) holds, not with the
+	//     conflict.
+	//   - Plain and value-conditioned deletes never move on once they may
+	//     have reached a member: the call fails with ErrOutcomeUnknown.
+	//   - Plain and value-conditioned sets, updates and in-order creates
+	//     move on when OneShotWrites is false, the default, as upstream's
+	//     do, for availability; when it is true they follow the rule of
+	//     deletes. Such a request can be applied late (a stopped member
+	//     applies what it read from its socket when it resumes), so a copy
+	//     resent elsewhere may apply twice and the late copy may undo a
+	//     newer write.
+	//
+	// A write whose request provably never left (a refused connection, a
+	// failed name lookup) always moves on. After a failure with
+	// ErrOutcomeUnknown the next call starts at the next member.
 	OneShotWrites bool
 
 	// MaxResponseBytes bounds the size of a response body the client reads
@@ -259,14 +275,11 @@ func New(cfg Config) (Client, error) {
 }
 
 // Do sends act to the pinned endpoint and, while attempts fail with a
-// transport error or a 5xx status, to each other endpoint once. Any other
-// status is final and returned with its body for the API layer to decode.
-//
-// A write that could apply twice (see retryIfUnsent) is not sent again once
-// an attempt may have reached a member; the next call then starts at the
-// following endpoint. A context
-// error is returned as itself; when no endpoint served the request, a
-// *ClusterError lists the failures.
+// transport error or a 5xx status, to the other endpoints in turn, within
+// the limits Config.OneShotWrites states for writes. Any other status is
+// final and returned with its whole body for the API layer to decode. A
+// context error is returned as itself; when no endpoint served the request,
+// a *ClusterError lists the failures.
 func (c *httpClusterClient) Do(ctx context.Context, act httpAction) (*http.Response, []byte, error) {
 	return c.do(ctx, act, false)
 }

@@ -267,10 +267,6 @@ func TestWritesThatCannotApplyTwiceFailOver(t *testing.T) {
 	})
 }
 
-// TestWritesThatCouldApplyTwiceAreNotResent: a set without PrevIndex or
-// PrevNoExist, an update and an in-order create would apply again if sent to
-// a second member after the first got them; they stop with ErrOutcomeUnknown,
-// and move on only when the first attempt was refused at connect.
 // TestWritesThatCouldApplyTwice: by default a plain set, a set by value, an
 // update and an in-order create move on to the next member as upstream's
 // do; with Config.OneShotWrites they are not resent once they may have

@@ -7,9 +7,9 @@ import (
 
 // ClusterError is returned when no endpoint could serve a request. Errors
 // holds one entry per failed attempt, in the order the endpoints were tried;
-// a request that must not be sent twice (a plain Set or Delete) stops after
-// the first attempt that may have reached a member, so it may list fewer
-// attempts than there are endpoints.
+// a write that must not be sent twice (see Config.OneShotWrites) stops
+// after the first attempt that may have reached a member, so it may list
+// fewer attempts than there are endpoints.
 //
 // ClusterError is always returned as a pointer. errors.Is(err,
 // ErrClusterUnavailable) is true for it; errors.Is(err, ErrOutcomeUnknown)

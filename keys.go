@@ -35,35 +35,32 @@ type KeysAPI interface {
 	// may define a set of conditions in the SetOptions. If SetOptions.Dir=true
 	// then value is ignored.
 	//
-	// A Set that the server refuses to apply twice (PrevExist=PrevNoExist
-	// or PrevIndex set) fails over to the other members like a read. Any
-	// other Set is, like Delete, not sent to a second member once its
-	// request may have reached one: it fails with ErrOutcomeUnknown and the
-	// next call starts at another member.
+	// Whether a Set that failed on one member is sent to another depends
+	// on its conditions and on Config.OneShotWrites, which states the rules;
+	// an error for which errors.Is(err, ErrOutcomeUnknown) holds means it
+	// may have been applied.
 	Set(ctx context.Context, key, value string, opts *SetOptions) (*Response, error)
 
 	// Delete removes a Node identified by the given key, optionally destroying
 	// all of its children as well. The caller may define a set of required
 	// conditions in an DeleteOptions object. Unless PrevIndex is set, a
-	// Delete is sent to one member only, once its request may have reached
-	// it: if that attempt fails, the error (with ErrOutcomeUnknown) is
-	// returned and the next call starts at another member. A member that
-	// refused the connection is skipped.
+	// Delete is not sent to a second member once it may have reached one
+	// (see Config.OneShotWrites for the rules).
 	Delete(ctx context.Context, key string, opts *DeleteOptions) (*Response, error)
 
-	// Create is an alias for Set w/ PrevExist=false. A second application
-	// is refused by the server, so it fails over to the other members; if
-	// a retry finds the key its own first attempt may have created, the
-	// error reports ErrOutcomeUnknown.
+	// Create is an alias for Set w/ PrevExist=false. The server refuses a
+	// second application, so it fails over to the other members (see
+	// Config.OneShotWrites for the rules).
 	Create(ctx context.Context, key, value string) (*Response, error)
 
 	// CreateInOrder is used to atomically create in-order keys within the given directory.
-	// Applied twice it would create two keys, so it is sent to one member
-	// only once its request may have reached it, as Delete.
+	// Applied twice it would create two keys; whether it is resent to
+	// another member after a failure is Config.OneShotWrites's choice.
 	CreateInOrder(ctx context.Context, dir, value string, opts *CreateInOrderOptions) (*Response, error)
 
-	// Update is an alias for Set w/ PrevExist=true. Like a plain Set, it is
-	// sent to one member only once its request may have reached it.
+	// Update is an alias for Set w/ PrevExist=true. Like a plain Set, it
+	// is resent to another member after a failure unless
+	// Config.OneShotWrites is set.
 	Update(ctx context.Context, key, value string) (*Response, error)
 
 	// Watcher builds a new Watcher targeted at a specific Node identified
