@@ -23,33 +23,6 @@ type httpClient interface {
 	Do(context.Context, httpAction) (*http.Response, []byte, error)
 }
 
-// retryPolicy says when an action whose attempt failed may be sent to the
-// next endpoint: the rules Config.OneShotWrites states, one value each.
-type retryPolicy int
-
-const (
-	// retryAlways: reads, and writes the server refuses to apply twice.
-	retryAlways retryPolicy = iota
-	// retryIfUnsent: moves on only when the request provably never
-	// reached a member (plain and value-conditioned deletes).
-	retryIfUnsent
-	// resendUnlessStrict: retryAlways, or retryIfUnsent with
-	// Config.OneShotWrites (plain and value-conditioned sets, updates,
-	// in-order creates).
-	resendUnlessStrict
-)
-
-type retryPolicyAction interface {
-	retryPolicy() retryPolicy
-}
-
-func retryPolicyOf(act httpAction) retryPolicy {
-	if a, ok := act.(retryPolicyAction); ok {
-		return a.retryPolicy()
-	}
-	return retryAlways
-}
-
 // isWaitRequest reports whether req waits for an event (wait=true), which
 // exempts it from the header timeout.
 func isWaitRequest(req *http.Request) bool {

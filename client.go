@@ -2,7 +2,6 @@ package client
 
 import (
 	"context"
-	"fmt"
 	"math/rand"
 	"net/http"
 	"net/url"
@@ -320,7 +319,7 @@ func (c *httpClusterClient) do(ctx context.Context, act httpAction, stream bool)
 		k := i % n
 		resp, body, err := c.doFollowingRedirects(ctx, act, &eps[k], stream)
 		if err != nil {
-			if err == ctx.Err() || err == context.Canceled || err == context.DeadlineExceeded || err == ErrClientClosed {
+			if endsCall(err) {
 				return nil, nil, err
 			}
 		} else if resp.StatusCode/100 == 5 {
@@ -354,45 +353,6 @@ func (c *httpClusterClient) do(ctx context.Context, act httpAction, stream bool)
 	return nil, nil, &ClusterError{Errors: errs}
 }
 
-// isWriteResponse reports whether resp answers a request that may change
-// the keyspace.
-func isWriteResponse(resp *http.Response) bool {
-	if g, ok := resp.Body.(*guardedBody); ok {
-		return g.write
-	}
-	return resp.Request != nil && resp.Request.Method != http.MethodGet && resp.Request.Method != http.MethodHead
-}
-
-// conflictMayBeOurs reports whether a final conflict answer may have been
-// caused by an earlier attempt of the same write.
-func conflictMayBeOurs(errs []error, status int) bool {
-	if status != http.StatusPreconditionFailed && status != http.StatusNotFound && status != http.StatusConflict {
-		return false
-	}
-	for _, err := range errs {
-		if mayHaveApplied(err) {
-			return true
-		}
-	}
-	return false
-}
-
-// conflictError decodes a conflict answer into the error the API would have
-// returned for it.
-func conflictError(resp *http.Response, body []byte, stream bool) error {
-	if stream {
-		defer resp.Body.Close()
-		var err error
-		if body, err = readBody(resp, 1<<20); err != nil {
-			return fmt.Errorf("client: reading conflict answer: %w", err)
-		}
-	}
-	if err := decodeKeysError(body); err != ErrInvalidJSON {
-		return err
-	}
-	return fmt.Errorf("client: conflict: %s", http.StatusText(resp.StatusCode))
-}
-
 // Close ends the client: it stops the liveness checks and the requests that
 // wait on them, releases the idle connections of the transport the client
 // created (a Transport given in Config belongs to its owner), and makes
@@ -409,17 +369,6 @@ func (c *httpClusterClient) Close() error {
 		c.ownTransport.CloseIdleConnections()
 	}
 	return nil
-}
-
-// serverError describes a 5xx answer, which moves a request to the next
-// endpoint. etcd answers 500 and 503 when it has no leader.
-func serverError(ep *url.URL, status int) error {
-	switch status {
-	case http.StatusInternalServerError, http.StatusServiceUnavailable:
-		return fmt.Errorf("client: etcd member %s has no leader", ep)
-	default:
-		return fmt.Errorf("client: etcd member %s returns server error [%s]", ep, http.StatusText(status))
-	}
 }
 
 // movePin pins endpoint k of eps, unless the endpoints were replaced since

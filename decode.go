@@ -59,7 +59,7 @@ type decodeError struct {
 }
 
 func (e *decodeError) Error() string {
-	return fmt.Sprintf("v2keys: decoding response: offset %d: %s", e.off, e.msg)
+	return fmt.Sprintf("client: decoding response: offset %d: %s", e.off, e.msg)
 }
 
 // decodeResponse parses a successful keys-API body (a JSON object) into res.

@@ -3,10 +3,11 @@ package client
 import (
 	"errors"
 	"fmt"
+	"strings"
 )
 
-// Sentinel errors of the client core. They are compared with == by code
-// written for the upstream client, so they are returned as themselves, never
+// Sentinel errors, for errors.Is. Those upstream has too are compared with
+// == by code written for it, so they are returned as themselves, never
 // wrapped, wherever upstream returns them.
 var (
 	// ErrNoEndpoints is returned when a client is given, or a Sync finds,
@@ -37,6 +38,49 @@ var (
 	// ErrEmptyBody is returned when a successful keys response has no body.
 	// A Watcher treats it as "the server closed the watch early" and retries.
 	ErrEmptyBody = errors.New("client: response body is empty")
+
+	// ErrOutcomeUnknown is reported (through a *ClusterError) when a write
+	// failed after its request may have reached a member: the answer never
+	// came, or the member answered with a 5xx, or a retry met a conflict
+	// that the first attempt may itself have caused. The write may have been
+	// applied, or may be applied later (etcd commits a write it could not
+	// confirm in time once quorum returns). It never accompanies a write
+	// that provably did not happen.
+	ErrOutcomeUnknown = errors.New("client: the write may or may not have been applied")
+
+	// ErrMemberSilent is an endpoint's failure when a member stopped
+	// answering liveness checks while a watch waited on it (it accepts
+	// connections but sends nothing: a stopped process or a partition).
+	ErrMemberSilent = errors.New("client: member stopped answering")
+
+	// ErrResponseStalled is an endpoint's failure when a response body
+	// stopped arriving for longer than HeaderTimeoutPerRequest.
+	ErrResponseStalled = errors.New("client: response stalled")
+
+	// ErrClientClosed is returned by every call on a client after Close.
+	ErrClientClosed = errors.New("client: closed")
+
+	// ErrResponseTooLarge is returned (wrapped with the endpoint) when a response
+	// body exceeds Config.MaxResponseBytes. Like any per-endpoint failure it
+	// moves the request on to the next endpoint.
+	ErrResponseTooLarge = errors.New("client: response body too large")
+
+	// ErrWalkUnsupported is returned by Walk and OpenSnapshot for a Client that
+	// was not made by New (a mock or a wrapper): they need to read the answer as
+	// it arrives, which only the Client of this package offers.
+	ErrWalkUnsupported = errors.New("client: Walk and OpenSnapshot need a Client made by client.New")
+
+	// ErrWatcherClosed is returned by Next on a streaming Watcher after its
+	// Close.
+	ErrWatcherClosed = errors.New("client: watcher closed")
+
+	// ErrHistoryLost is returned by Follower.Next when changes made after the
+	// snapshot are no longer in etcd's history (it keeps the last 1000 events)
+	// and were not received in time: the snapshot plus the following events
+	// can no longer describe the keyspace, and the caller must take a new
+	// snapshot. The error also wraps the server's Error (code 401,
+	// ErrorCodeEventIndexCleared).
+	ErrHistoryLost = errors.New("client: changes after the snapshot were dropped from etcd's history; take a new snapshot")
 )
 
 // errTooManyRedirectChecks ends a redirect chain that a permissive
@@ -95,3 +139,88 @@ func IsKeyNotFound(err error) bool {
 	}
 	return false
 }
+
+// ClusterError is returned when no endpoint could serve a request. Errors
+// holds one entry per failed attempt, in the order the endpoints were tried;
+// a write that must not be sent twice (see Config.OneShotWrites) stops
+// after the first attempt that may have reached a member, so it may list
+// fewer attempts than there are endpoints.
+//
+// ClusterError is always returned as a pointer. errors.Is(err,
+// ErrClusterUnavailable) is true for it; errors.Is(err, ErrOutcomeUnknown)
+// is true when the request was a write that may have been applied; and
+// errors.Is and errors.As also look through to each attempt's cause (a
+// syscall.ECONNREFUSED, say).
+type ClusterError struct {
+	Errors []error
+}
+
+// Error returns the same text as upstream: the ErrClusterUnavailable message
+// followed by "; error #i: <cause>\n" for each attempt.
+func (ce *ClusterError) Error() string {
+	var b strings.Builder
+	b.WriteString(ErrClusterUnavailable.Error())
+	for i, e := range ce.Errors {
+		fmt.Fprintf(&b, "; error #%d: %s\n", i, e)
+	}
+	return b.String()
+}
+
+// Detail returns one line "error #i: <endpoint>: <cause>" per attempt.
+func (ce *ClusterError) Detail() string {
+	var b strings.Builder
+	for i, e := range ce.Errors {
+		msg := e.Error()
+		if a, ok := e.(*attemptError); ok {
+			msg = a.detail()
+		}
+		fmt.Fprintf(&b, "error #%d: %s\n", i, msg)
+	}
+	return b.String()
+}
+
+// Is reports ErrClusterUnavailable as the condition of every ClusterError,
+// and ErrOutcomeUnknown when a write may have been applied.
+func (ce *ClusterError) Is(target error) bool {
+	switch target {
+	case ErrClusterUnavailable:
+		return true
+	case ErrOutcomeUnknown:
+		for _, e := range ce.Errors {
+			if mayHaveApplied(e) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// Unwrap exposes each attempt's error to errors.Is and errors.As.
+func (ce *ClusterError) Unwrap() []error {
+	return ce.Errors
+}
+
+// HistoryClearedError is returned by Watcher.Next, for a Watcher made with
+// ResyncOnCleared, when the events after the Watcher's index had been
+// dropped from etcd's history. Snapshot is the watched key's state read
+// afterwards; the next call to Next delivers the events after
+// Snapshot.Index. It unwraps to the server's Error (code 401,
+// ErrorCodeEventIndexCleared), so errors.As(err, &client.Error{}) sees it.
+type HistoryClearedError struct {
+	// Snapshot is the answer of a quorum GET of the watched key (recursive
+	// and sorted for a recursive Watcher). Its Index is the etcd index
+	// of the read. If the key does not exist, Snapshot.Node is nil and
+	// Index is the index of the "key not found" answer.
+	Snapshot *Response
+
+	// Cleared is the server's answer to the watch: errorCode 401.
+	Cleared Error
+}
+
+// Error describes the lost history and where the Watcher resumes.
+func (e *HistoryClearedError) Error() string {
+	return fmt.Sprintf("client: watch history cleared, resynced at index %d: %v", e.Snapshot.Index, e.Cleared)
+}
+
+// Unwrap returns the server's EventIndexCleared Error.
+func (e *HistoryClearedError) Unwrap() error { return e.Cleared }

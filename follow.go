@@ -6,14 +6,6 @@ import (
 	"fmt"
 )
 
-// ErrHistoryLost is returned by Follower.Next when changes made after the
-// snapshot are no longer in etcd's history (it keeps the last 1000 events)
-// and were not received in time: the snapshot plus the following events
-// can no longer describe the keyspace, and the caller must take a new
-// snapshot. The error also wraps the server's Error (code 401,
-// ErrorCodeEventIndexCleared).
-var ErrHistoryLost = errors.New("client: changes after the snapshot were dropped from etcd's history; take a new snapshot")
-
 // FollowOptions are the options of Follow. A nil *FollowOptions means all
 // zero.
 type FollowOptions struct {

@@ -48,10 +48,6 @@ import (
 	"time"
 )
 
-// ErrWatcherClosed is returned by Next on a streaming Watcher after its
-// Close.
-var ErrWatcherClosed = errors.New("client: watcher closed")
-
 // streamQueueLen bounds the events a streaming watcher holds that its
 // caller has not taken yet, both those read from the stream and those
 // already handed over for Next. Catch-up from history is eager for the

@@ -8,7 +8,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptrace"
 	"net/url"
 	"sync/atomic"
 	"time"
@@ -53,11 +52,6 @@ var DefaultRequestTimeout = 5 * time.Second
 // the bound leaves room for large keyspaces while refusing a runaway body.
 const maxResponseBytes = 1 << 30
 
-// ErrResponseTooLarge is returned (wrapped with the endpoint) when a response
-// body exceeds Config.MaxResponseBytes. Like any per-endpoint failure it
-// moves the request on to the next endpoint.
-var ErrResponseTooLarge = errors.New("client: response body too large")
-
 // Causes of a request's cancellation other than the caller's context; they
 // become the endpoint's error.
 var (
@@ -94,7 +88,7 @@ func (c *endpointClient) do(ctx context.Context, act httpAction, ep *url.URL) (*
 	g.Close()
 	if err != nil {
 		// The headers came, so a write reached the member.
-		return nil, nil, c.failure(ctx, g.ctx, ep, fmt.Errorf("client: endpoint %s: reading response: %w", ep, err), g.write)
+		return nil, nil, attemptFailure(ep, g.fail(err), g.write)
 	}
 	return resp, body, nil
 }
@@ -126,7 +120,7 @@ func (c *endpointClient) open(ctx context.Context, act httpAction, ep *url.URL, 
 		sent = new(sentTracker)
 		reqCtx = sent.trace(reqCtx)
 	}
-	g := &guardedBody{ctx: reqCtx, cancel: cancel, idle: c.headerTimeout, write: sent != nil}
+	g := &guardedBody{caller: ctx, ctx: reqCtx, cancel: cancel, ep: ep, idle: c.headerTimeout, write: sent != nil}
 	if c.headerTimeout > 0 && !waiting {
 		g.timer = time.AfterFunc(c.headerTimeout, g.timeout)
 	}
@@ -145,7 +139,7 @@ func (c *endpointClient) open(ctx context.Context, act httpAction, ep *url.URL, 
 	}
 	if err != nil {
 		g.release()
-		return nil, c.failure(ctx, reqCtx, ep, err, sent.mayHaveReached(err))
+		return nil, attemptFailure(ep, classifyFailure(ctx, reqCtx, ep, c.headerTimeout, err), sent.mayHaveReached(err))
 	}
 	g.body = resp.Body
 	if g.timer != nil {
@@ -156,10 +150,12 @@ func (c *endpointClient) open(ctx context.Context, act httpAction, ep *url.URL, 
 	return resp, nil
 }
 
-// failure turns an error of one attempt into what the caller sees: the
-// caller's own context error as itself, anything else as an *attemptError
-// that names the endpoint and says whether a write may have been applied.
-func (c *endpointClient) failure(ctx, reqCtx context.Context, ep *url.URL, err error, mayHaveReached bool) error {
+// classifyFailure turns the failure of a request to ep, sent with reqCtx on
+// behalf of the caller's ctx, into what the caller sees: the caller's own
+// context error as itself, ErrClientClosed after Close, and otherwise an
+// error that names the endpoint and the cause (the header timeout, a body
+// that stalled for longer than idle, a silent member, or err itself).
+func classifyFailure(ctx, reqCtx context.Context, ep *url.URL, idle time.Duration, err error) error {
 	if ctxErr := ctx.Err(); ctxErr != nil {
 		return ctxErr
 	}
@@ -169,11 +165,27 @@ func (c *endpointClient) failure(ctx, reqCtx context.Context, ep *url.URL, err e
 	case errHeaderTimeout:
 		err = fmt.Errorf("client: endpoint %s exceeded header timeout", ep)
 	case errBodyStalled:
-		err = fmt.Errorf("client: endpoint %s: response stalled for %v: %w", ep, c.headerTimeout, ErrResponseStalled)
+		err = fmt.Errorf("client: endpoint %s: response stalled for %v: %w", ep, idle, ErrResponseStalled)
 	case errMemberSilent:
 		err = fmt.Errorf("client: endpoint %s: %w", ep, ErrMemberSilent)
 	}
+	return err
+}
+
+// attemptFailure makes a classified failure the endpoint's failure, unless
+// it ends the call (a context error, ErrClientClosed), which is returned as
+// itself.
+func attemptFailure(ep *url.URL, err error, mayHaveReached bool) error {
+	if endsCall(err) {
+		return err
+	}
 	return &attemptError{endpoint: ep.String(), err: err, mayHaveApplied: mayHaveReached}
+}
+
+// endsCall reports whether err ends a call instead of moving it to the
+// next endpoint.
+func endsCall(err error) bool {
+	return err == context.Canceled || err == context.DeadlineExceeded || err == ErrClientClosed
 }
 
 // guardedBody is a response body whose reads are bounded by the idle
@@ -181,8 +193,11 @@ func (c *endpointClient) failure(ctx, reqCtx context.Context, ep *url.URL, err e
 // liveness registration.
 type guardedBody struct {
 	body    io.ReadCloser
-	ctx     context.Context
+	caller  context.Context // the call's context
+	ctx     context.Context // the request's, a child of caller
 	cancel  context.CancelCauseFunc
+	ep      *url.URL
+	err     error // the first failure to read, classified; read by one goroutine
 	idle    time.Duration
 	timer   *time.Timer // nil when reads are not bounded
 	reading atomic.Bool // headers arrived: a timeout is now a stalled body
@@ -203,12 +218,29 @@ func (g *guardedBody) timeout() {
 	g.cancel(errHeaderTimeout)
 }
 
+// Read reads the body. A failure is classified here, once (see classifyFailure),
+// and returned again by every later Read.
 func (g *guardedBody) Read(p []byte) (int, error) {
+	if g.err != nil {
+		return 0, g.err
+	}
 	n, err := g.body.Read(p)
 	if n > 0 && g.timer != nil && err == nil {
 		g.timer.Reset(g.idle)
 	}
+	if err != nil && err != io.EOF {
+		err = g.fail(err)
+	}
 	return n, err
+}
+
+// fail records err, a failure to read the body, as the body's failure and
+// returns it classified; after the first failure it returns that one.
+func (g *guardedBody) fail(err error) error {
+	if g.err == nil {
+		g.err = classifyFailure(g.caller, g.ctx, g.ep, g.idle, fmt.Errorf("client: endpoint %s: reading response: %w", g.ep, err))
+	}
+	return g.err
 }
 
 func (g *guardedBody) Close() error {
@@ -231,40 +263,6 @@ func (g *guardedBody) release() {
 		g.unclose()
 	}
 	g.cancel(nil)
-}
-
-// sentTracker learns from the transport whether a request was written
-// completely: only then can a server have acted on it.
-type sentTracker struct {
-	traced atomic.Bool // the transport reports its progress
-	wrote  atomic.Bool // the whole request was written
-}
-
-func (s *sentTracker) trace(ctx context.Context) context.Context {
-	return httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
-		GetConn: func(string) { s.traced.Store(true) },
-		WroteRequest: func(info httptrace.WroteRequestInfo) {
-			if info.Err == nil {
-				s.wrote.Store(true)
-			}
-		},
-	})
-}
-
-// mayHaveReached reports whether a write that failed with err may have
-// reached a server. Reads (a nil tracker) never matter.
-func (s *sentTracker) mayHaveReached(err error) bool {
-	if s == nil {
-		return false
-	}
-	if s.traced.Load() {
-		return s.wrote.Load()
-	}
-	// A transport that does not report progress: only a failed dial or name
-	// lookup proves that nothing was sent.
-	var dnsErr *net.DNSError
-	var opErr *net.OpError
-	return !errors.As(err, &dnsErr) && !(errors.As(err, &opErr) && opErr.Op == "dial")
 }
 
 // readBody reads the whole body into a buffer of its own, sized from

@@ -9,11 +9,6 @@ import (
 	"strconv"
 )
 
-// ErrWalkUnsupported is returned by Walk and OpenSnapshot for a Client that
-// was not made by New (a mock or a wrapper): they need to read the answer as
-// it arrives, which only the Client of this package offers.
-var ErrWalkUnsupported = errors.New("client: Walk and OpenSnapshot need a Client made by client.New")
-
 // errSnapshotUsed is yielded by a second iteration of a Snapshot.
 var errSnapshotUsed = errors.New("client: a Snapshot's nodes can be read only once")
 
@@ -106,7 +101,7 @@ func OpenSnapshot(ctx context.Context, c Client, key string, opts *WalkOptions) 
 		defer resp.Body.Close()
 		body, err := readBody(resp, 1<<20)
 		if err != nil {
-			return nil, bodyError(ctx, resp, err)
+			return nil, resp.Body.(*guardedBody).fail(err)
 		}
 		return nil, decodeKeysError(body)
 	}
@@ -199,7 +194,7 @@ func (s *Snapshot) walk(fn func(*Node) error) error {
 	case errors.As(err, &se):
 		return se.err
 	case errors.As(err, &re):
-		return bodyError(s.ctx, s.resp, re.err)
+		return s.resp.Body.(*guardedBody).fail(re.err)
 	case errors.As(err, &de):
 		if body.n == 0 {
 			return ErrEmptyBody
@@ -207,29 +202,6 @@ func (s *Snapshot) walk(fn func(*Node) error) error {
 		return fmt.Errorf("%w: %v", ErrInvalidJSON, de)
 	}
 	return err
-}
-
-// bodyError turns a failure to read a response body into what the caller
-// sees: the caller's context error as itself, ErrClientClosed after Close,
-// and otherwise an error naming the endpoint (wrapping ErrResponseStalled
-// when the body stopped arriving for longer than the idle timeout).
-func bodyError(ctx context.Context, resp *http.Response, err error) error {
-	if ctxErr := ctx.Err(); ctxErr != nil {
-		return ctxErr
-	}
-	ep := "?"
-	if resp.Request != nil && resp.Request.URL != nil {
-		ep = resp.Request.URL.Scheme + "://" + resp.Request.URL.Host
-	}
-	if g, ok := resp.Body.(*guardedBody); ok {
-		switch context.Cause(g.ctx) {
-		case ErrClientClosed:
-			return ErrClientClosed
-		case errBodyStalled:
-			return fmt.Errorf("client: endpoint %s: response stalled for %v: %w", ep, g.idle, ErrResponseStalled)
-		}
-	}
-	return fmt.Errorf("client: endpoint %s: reading response: %w", ep, err)
 }
 
 // Walk reads key (a directory or a single key) recursively and calls fn

@@ -3,7 +3,6 @@ package client
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -81,31 +80,6 @@ type WatcherOptions struct {
 	// default Watcher).
 	Stream bool
 }
-
-// HistoryClearedError is returned by Watcher.Next, for a Watcher made with
-// ResyncOnCleared, when the events after the Watcher's index had been
-// dropped from etcd's history. Snapshot is the watched key's state read
-// afterwards; the next call to Next delivers the events after
-// Snapshot.Index. It unwraps to the server's Error (code 401,
-// ErrorCodeEventIndexCleared), so errors.As(err, &client.Error{}) sees it.
-type HistoryClearedError struct {
-	// Snapshot is the answer of a quorum GET of the watched key (recursive
-	// and sorted for a recursive Watcher). Its Index is the etcd index
-	// of the read. If the key does not exist, Snapshot.Node is nil and
-	// Index is the index of the "key not found" answer.
-	Snapshot *Response
-
-	// Cleared is the server's answer to the watch: errorCode 401.
-	Cleared Error
-}
-
-// Error describes the lost history and where the Watcher resumes.
-func (e *HistoryClearedError) Error() string {
-	return fmt.Sprintf("client: watch history cleared, resynced at index %d: %v", e.Snapshot.Index, e.Cleared)
-}
-
-// Unwrap returns the server's EventIndexCleared Error.
-func (e *HistoryClearedError) Unwrap() error { return e.Cleared }
 
 func (k *httpKeysAPI) Watcher(key string, opts *WatcherOptions) Watcher {
 	act := waitAction{Prefix: k.prefix, Key: key}
