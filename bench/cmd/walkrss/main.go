@@ -5,8 +5,8 @@
 // reporting the peak of the Go heap in use above the baseline, sampled
 // every millisecond, and the peak resident set size of the process.
 //
-//	go run ./internal/walkrss -keys 1000000
-//	go run ./internal/walkrss -keys 1000000 -get
+//	go run ./cmd/walkrss -keys 1000000
+//	go run ./cmd/walkrss -keys 1000000 -get
 package main
 
 import (
