@@ -65,6 +65,8 @@ type authAction struct {
 	jsonType bool
 }
 
+func (a *authAction) describe() requestKind { return requestKind{write: isWriteMethod(a.method)} }
+
 func (a *authAction) HTTPRequest(ep url.URL) *http.Request {
 	u := ep
 	u.Path = path.Join(u.Path, defaultV2AuthPrefix, a.kind, a.name)

@@ -10,130 +10,6 @@ import (
 	"time"
 )
 
-// EndpointSelectionMode is the policy a Client uses to choose the member it
-// sends requests to.
-type EndpointSelectionMode int
-
-const (
-	// EndpointSelectionRandom is the default value of the 'SelectionMode'.
-	// The client pins a random member of the cluster and stays with it for
-	// as long as it answers; the others are tried in turn when it fails.
-	EndpointSelectionRandom EndpointSelectionMode = iota
-
-	// EndpointSelectionPrioritizeLeader pins the cluster leader, saving the
-	// hop a follower makes to forward writes. The leader is only looked up
-	// by Sync, so this mode should be used with Client.AutoSync(); until the
-	// first Sync, endpoints are used in random order.
-	EndpointSelectionPrioritizeLeader
-)
-
-// Config describes a Client: the cluster's endpoints and how to talk to them.
-// The zero value of every field but Endpoints is usable.
-type Config struct {
-	// Endpoints defines a set of URLs (schemes, hosts and ports only)
-	// that can be used to communicate with a logical etcd cluster, e.g.
-	// "http://node1.example.com:2379". The scheme must be http or https
-	// (unix and unixs are accepted for custom transports); New rejects an
-	// endpoint without a scheme or host, or with a path.
-	//
-	// If multiple endpoints are provided, the Client will attempt to use
-	// them all in the event that one or more of them are unusable. If
-	// Client.Sync is ever called, the Client may cache an alternate set of
-	// endpoints to continue operation.
-	Endpoints []string
-
-	// Transport is used by the Client to drive HTTP requests. If not
-	// provided, DefaultTransport will be used.
-	Transport CancelableTransport
-
-	// CheckRedirect specifies the policy for handling HTTP redirects. It is
-	// called before following each redirect with the number of requests
-	// already made; an error stops the chain and counts as that endpoint's
-	// failure. If nil, DefaultCheckRedirect (at most 10 redirects) is used.
-	CheckRedirect CheckRedirectFunc
-
-	// Username, when not empty, is sent with Password as HTTP basic
-	// authentication on every request.
-	Username string
-
-	// Password is the password for Username.
-	Password string
-
-	// HeaderTimeoutPerRequest bounds the wait for response headers of each
-	// single request to one endpoint, including connection time and
-	// redirects; when it passes, the request moves on to the next endpoint.
-	// Requests that wait for an event (watches) ignore it, because a proxy
-	// may hold their headers until the event. Zero means no timeout. The
-	// context of an API call bounds the call as a whole.
-	HeaderTimeoutPerRequest time.Duration
-
-	// SelectionMode specifies the policy for choosing the etcd member to
-	// which requests are sent.
-	SelectionMode EndpointSelectionMode
-
-	// WatchProbeInterval is how often a member is asked for its /version
-	// while a watch waits on it; a member that does not answer within the
-	// interval is abandoned and the watch continues on another member from
-	// the same index, so a stopped or partitioned member is noticed within
-	// two intervals. One probe per member serves all of a client's watches.
-	// Zero means 5 s; a negative value turns the probes off (upstream's
-	// behaviour: such a watch waits forever).
-	WatchProbeInterval time.Duration
-
-	// OneShotWrites chooses whether a write that could apply twice is
-	// resent to another member. This is the one statement of the client's
-	// write-retry rules; the methods of KeysAPI refer to it.
-	//
-	// A request moves on to the next member when its attempt fails (no
-	// answer, a 5xx answer, a body that failed to arrive), with these
-	// limits for writes that may have reached the member:
-	//
-	//   - Reads, creates (PrevExist: PrevNoExist), compare-and-swaps and
-	//     deletes by index (PrevIndex set), and the members and auth APIs'
-	//     requests always move on: the server refuses to apply a create or
-	//     an indexed write twice. If a retry meets that refusal (it may have
-	//     been caused by the first attempt), the call fails with an error
-	//     for which errors.Is(err, ErrOutcomeUnknown) holds, not with the
-	//     conflict.
-	//   - Plain and value-conditioned deletes never move on once they may
-	//     have reached a member: the call fails with ErrOutcomeUnknown.
-	//   - Plain and value-conditioned sets, updates and in-order creates
-	//     move on when OneShotWrites is false, the default, as upstream's
-	//     do, for availability; when it is true they follow the rule of
-	//     deletes. Such a request can be applied late (a stopped member
-	//     applies what it read from its socket when it resumes), so a copy
-	//     resent elsewhere may apply twice and the late copy may undo a
-	//     newer write.
-	//
-	// A write whose request provably never left (a refused connection, a
-	// failed name lookup) always moves on. After a failure with
-	// ErrOutcomeUnknown the next call starts at the next member.
-	OneShotWrites bool
-
-	// MaxResponseBytes bounds the size of a response body the client reads
-	// into memory; a larger answer fails with ErrResponseTooLarge on that
-	// endpoint. Zero means 1 GiB.
-	MaxResponseBytes int64
-}
-
-// defaultWatchProbeInterval: a watch on a silent member is abandoned within
-// two intervals.
-const defaultWatchProbeInterval = 5 * time.Second
-
-func (cfg *Config) watchProbeInterval() time.Duration {
-	if cfg.WatchProbeInterval == 0 {
-		return defaultWatchProbeInterval
-	}
-	return cfg.WatchProbeInterval
-}
-
-func (cfg *Config) checkRedirect() CheckRedirectFunc {
-	if cfg.CheckRedirect == nil {
-		return DefaultCheckRedirect
-	}
-	return cfg.CheckRedirect
-}
-
 // Client talks to an etcd cluster through its v2 HTTP API. It is safe for
 // concurrent use by multiple goroutines. KeysAPI, MembersAPI and the auth
 // APIs are built on top of it.
@@ -196,17 +72,10 @@ type Versions struct {
 	Cluster string `json:"etcdcluster"`
 }
 
-type credentials struct {
-	username string
-	password string
-}
-
 // httpClusterClient is the Client: a pinned endpoint plus the others, tried
 // round-robin from the pinned one when it fails.
 type httpClusterClient struct {
 	endpoint      endpointClient
-	checkRedirect CheckRedirectFunc
-	credentials   *credentials
 	selectionMode EndpointSelectionMode
 	oneShotWrites bool
 
@@ -240,7 +109,6 @@ func New(cfg Config) (Client, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &httpClusterClient{
-		checkRedirect: cfg.checkRedirect(),
 		selectionMode: cfg.SelectionMode,
 		oneShotWrites: cfg.OneShotWrites,
 		rand:          rand.New(rand.NewSource(time.Now().UnixNano())),
@@ -259,13 +127,14 @@ func New(cfg Config) (Client, error) {
 		transport:     transport,
 		headerTimeout: cfg.HeaderTimeoutPerRequest,
 		maxBody:       maxBody,
+		checkRedirect: cfg.checkRedirect(),
 		closing:       ctx,
+	}
+	if cfg.Username != "" {
+		c.endpoint.credentials = &credentials{username: cfg.Username, password: cfg.Password}
 	}
 	if probe := cfg.watchProbeInterval(); probe > 0 {
 		c.endpoint.liveness = newLiveness(ctx, probe, c.endpoint)
-	}
-	if cfg.Username != "" {
-		c.credentials = &credentials{username: cfg.Username, password: cfg.Password}
 	}
 	if err := c.SetEndpoints(cfg.Endpoints); err != nil {
 		return nil, err
@@ -280,77 +149,117 @@ func New(cfg Config) (Client, error) {
 // context error is returned as itself; when no endpoint served the request,
 // a *ClusterError lists the failures.
 func (c *httpClusterClient) Do(ctx context.Context, act httpAction) (*http.Response, []byte, error) {
-	return c.do(ctx, act, false)
+	var body []byte
+	resp, err := c.send(ctx, c.request(act, func(_ *http.Response, g *guardedBody) (err error) {
+		body, err = g.readAll(c.endpoint.maxBody)
+		return err
+	}))
+	if err != nil {
+		return nil, nil, err
+	}
+	return resp, body, nil
 }
 
-// doStream is Do for an answer to be read as it arrives: the response's
-// body is open, and the caller must close it.
-func (c *httpClusterClient) doStream(ctx context.Context, act httpAction) (*http.Response, error) {
-	resp, _, err := c.do(ctx, act, true)
-	return resp, err
+// open is Do for an answer to be read as it arrives: the response's body
+// is open, and the caller must close it.
+func (c *httpClusterClient) open(ctx context.Context, act httpAction) (*http.Response, error) {
+	req := c.request(act, nil)
+	req.open = true
+	return c.send(ctx, req)
 }
 
-func (c *httpClusterClient) do(ctx context.Context, act httpAction, stream bool) (*http.Response, []byte, error) {
+// request describes a call of act whose final answer read reads.
+func (c *httpClusterClient) request(act httpAction, read func(*http.Response, *guardedBody) error) *request {
+	k := kindOf(act)
+	k.retry = k.retry.resolve(c.oneShotWrites)
+	return &request{action: act, kind: k, read: read}
+}
+
+// send sends req to the pinned endpoint and, while attempts fail, to the
+// others in turn, within req's retry policy. It returns the final answer
+// with the error req.read returned for it (its body read and closed), or,
+// for an open request, with its body open. A context error is returned as
+// itself; when no endpoint served the request, a *ClusterError lists the
+// failures. A write that may have been applied by an attempt is not sent
+// again under retryIfUnsent; the next call then starts at the following
+// endpoint.
+func (c *httpClusterClient) send(ctx context.Context, req *request) (*http.Response, error) {
 	if c.closed.Load() {
-		return nil, nil, ErrClientClosed
+		return nil, ErrClientClosed
 	}
-	policy := retryPolicyOf(act)
-	if policy == resendUnlessStrict {
-		policy = retryAlways
-		if c.oneShotWrites {
-			policy = retryIfUnsent
-		}
-	}
-	if c.credentials != nil {
-		act = &authedAction{act: act, credentials: *c.credentials}
-	}
-
 	c.mu.RLock()
 	eps, pinned := c.endpoints, c.pinned
 	c.mu.RUnlock()
 
 	n := len(eps)
 	if n == 0 {
-		return nil, nil, ErrNoEndpoints
+		return nil, ErrNoEndpoints
 	}
 
 	var errs []error
 	for i := pinned; i < pinned+n; i++ {
 		k := i % n
-		resp, body, err := c.doFollowingRedirects(ctx, act, &eps[k], stream)
-		if err != nil {
-			if endsCall(err) {
-				return nil, nil, err
+		resp, err := c.endpoint.send(ctx, req, &eps[k])
+		var final error
+		if err == nil {
+			final, err = c.answer(req, resp, &eps[k], errs)
+		}
+		if err == nil {
+			if k != pinned {
+				c.movePin(eps, k)
 			}
-		} else if resp.StatusCode/100 == 5 {
-			if stream {
-				resp.Body.Close()
+			if final != nil {
+				return nil, final
 			}
-			// The member answered, so a write reached it; etcd may still
-			// commit a write it answered 500 for.
-			err = &attemptError{endpoint: eps[k].String(), err: serverError(&eps[k], resp.StatusCode), mayHaveApplied: isWriteResponse(resp)}
+			return resp, nil
 		}
-		if err != nil {
-			errs = append(errs, err)
-			if policy == retryIfUnsent && mayHaveApplied(err) {
-				c.movePin(eps, (k+1)%n)
-				return nil, nil, &ClusterError{Errors: errs}
-			}
-			continue
+		if endsCall(err) {
+			return nil, err
 		}
-		if k != pinned {
-			c.movePin(eps, k)
+		errs = append(errs, err)
+		if req.kind.retry == retryIfUnsent && mayHaveApplied(err) {
+			c.movePin(eps, (k+1)%n)
+			return nil, &ClusterError{Errors: errs}
 		}
-		if conflictMayBeOurs(errs, resp.StatusCode) {
-			// An earlier attempt may have applied this write, and this
-			// refusal may be the consequence (a create finding the node it
-			// made): the outcome is unknown, not failed.
-			errs = append(errs, conflictError(resp, body, stream))
-			return nil, nil, &ClusterError{Errors: errs}
-		}
-		return resp, body, nil
 	}
-	return nil, nil, &ClusterError{Errors: errs}
+	return nil, &ClusterError{Errors: errs}
+}
+
+// answer reads the answer resp of one attempt at ep. A 5xx, or a body
+// that fails to arrive, is the attempt's failure (an *attemptError, or an
+// error that ends the call); any other answer is final, and answer returns
+// what reading it gave: req.read's error, or, for a conflict that an
+// earlier attempt (errs) may have caused, a *ClusterError reporting an
+// unknown outcome.
+func (c *httpClusterClient) answer(req *request, resp *http.Response, ep *url.URL, errs []error) (final, failure error) {
+	g := resp.Body.(*guardedBody)
+	if resp.StatusCode/100 == 5 {
+		g.Close()
+		// The member answered, so a write reached it; etcd may still
+		// commit a write it answered 500 for.
+		return nil, &attemptError{endpoint: ep.String(), err: serverError(ep, resp.StatusCode), mayHaveApplied: req.kind.write}
+	}
+	if conflictMayBeOurs(errs, resp.StatusCode) {
+		// An earlier attempt may have applied this write, and this
+		// refusal may be the consequence (a create finding the node it
+		// made): the outcome is unknown, not failed.
+		defer g.Close()
+		body, err := g.readAll(1 << 20)
+		if err != nil {
+			return nil, attemptFailure(ep, err, req.kind.write)
+		}
+		return &ClusterError{Errors: append(errs, conflictError(resp.StatusCode, body))}, nil
+	}
+	if req.open {
+		return nil, nil
+	}
+	defer g.Close()
+	final = req.read(resp, g)
+	if err := g.failed(); err != nil {
+		// The headers came, so a write reached the member.
+		return nil, attemptFailure(ep, err, req.kind.write)
+	}
+	return final, nil
 }
 
 // Close ends the client: it stops the liveness checks and the requests that
@@ -382,7 +291,7 @@ func (c *httpClusterClient) movePin(eps []url.URL, k int) {
 }
 
 // unpin moves the pin to the next endpoint if u's endpoint is pinned: a
-// streamed answer from it failed after doStream returned, which Do would
+// streamed answer from it failed after open returned, which send would
 // have counted as that endpoint's failure.
 func (c *httpClusterClient) unpin(u *url.URL) {
 	c.mu.Lock()
@@ -457,18 +366,4 @@ func decodeVersions(body []byte) (*Versions, error) {
 		return nil, ErrInvalidJSON
 	}
 	return &v, nil
-}
-
-// authedAction adds HTTP basic authentication to every request of act.
-type authedAction struct {
-	act         httpAction
-	credentials credentials
-}
-
-func (a *authedAction) HTTPRequest(ep url.URL) *http.Request {
-	req := a.act.HTTPRequest(ep)
-	if req != nil {
-		req.SetBasicAuth(a.credentials.username, a.credentials.password)
-	}
-	return req
 }

@@ -34,6 +34,7 @@ func newLiveness(ctx context.Context, interval time.Duration, probe endpointClie
 	probe.headerTimeout = interval
 	probe.liveness = nil
 	probe.maxBody = 1 << 20
+	probe.credentials = nil // /version needs none
 	return &liveness{ctx: ctx, interval: interval, probe: probe, probers: make(map[string]*prober)}
 }
 
@@ -74,7 +75,7 @@ func (l *liveness) run(ctx context.Context, ep *url.URL, key string, p *prober) 
 			return
 		case <-ticker.C:
 		}
-		_, _, err := l.probe.do(ctx, &getAction{Prefix: "/version"}, ep)
+		err := l.ask(ctx, ep)
 		if err == nil || ctx.Err() != nil {
 			continue
 		}
@@ -91,4 +92,15 @@ func (l *liveness) run(ctx context.Context, ep *url.URL, key string, p *prober) 
 		}
 		return
 	}
+}
+
+// ask sends one probe, GET /version, to ep and reads its answer.
+func (l *liveness) ask(ctx context.Context, ep *url.URL) error {
+	resp, err := l.probe.roundTrip(ctx, &request{action: &getAction{Prefix: "/version"}}, ep, nil)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	_, err = resp.Body.(*guardedBody).readAll(l.probe.maxBody)
+	return err
 }

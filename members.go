@@ -167,6 +167,8 @@ type membersAction struct {
 	peerURLs []string
 }
 
+func (a *membersAction) describe() requestKind { return requestKind{write: isWriteMethod(a.method)} }
+
 func (a *membersAction) HTTPRequest(ep url.URL) *http.Request {
 	u := ep
 	u.Path = path.Join(u.Path, defaultV2MembersPrefix, a.memberID)

@@ -61,13 +61,19 @@ const (
 	resendUnlessStrict
 )
 
-type retryPolicyAction interface {
-	retryPolicy() retryPolicy
+// retryPolicyOf returns act's policy, before Config.OneShotWrites.
+func retryPolicyOf(act httpAction) retryPolicy {
+	return kindOf(act).retry
 }
 
-func retryPolicyOf(act httpAction) retryPolicy {
-	if a, ok := act.(retryPolicyAction); ok {
-		return a.retryPolicy()
+// resolve applies Config.OneShotWrites: resendUnlessStrict becomes one of
+// the other two.
+func (p retryPolicy) resolve(oneShotWrites bool) retryPolicy {
+	if p != resendUnlessStrict {
+		return p
+	}
+	if oneShotWrites {
+		return retryIfUnsent
 	}
 	return retryAlways
 }
@@ -81,15 +87,6 @@ func serverError(ep *url.URL, status int) error {
 	default:
 		return fmt.Errorf("client: etcd member %s returns server error [%s]", ep, http.StatusText(status))
 	}
-}
-
-// isWriteResponse reports whether resp answers a request that may change
-// the keyspace.
-func isWriteResponse(resp *http.Response) bool {
-	if g, ok := resp.Body.(*guardedBody); ok {
-		return g.write
-	}
-	return resp.Request != nil && resp.Request.Method != http.MethodGet && resp.Request.Method != http.MethodHead
 }
 
 // conflictMayBeOurs reports whether a final conflict answer may have been
@@ -108,18 +105,11 @@ func conflictMayBeOurs(errs []error, status int) bool {
 
 // conflictError decodes a conflict answer into the error the API would have
 // returned for it.
-func conflictError(resp *http.Response, body []byte, stream bool) error {
-	if stream {
-		defer resp.Body.Close()
-		var err error
-		if body, err = readBody(resp, 1<<20); err != nil {
-			return fmt.Errorf("client: reading conflict answer: %w", err)
-		}
-	}
+func conflictError(status int, body []byte) error {
 	if err := decodeKeysError(body); err != ErrInvalidJSON {
 		return err
 	}
-	return fmt.Errorf("client: conflict: %s", http.StatusText(resp.StatusCode))
+	return fmt.Errorf("client: conflict: %s", http.StatusText(status))
 }
 
 // sentTracker learns from the transport whether a request was written

@@ -23,61 +23,33 @@ var DefaultCheckRedirect CheckRedirectFunc = func(via int) error {
 // maxRedirectChecks ends a chain even when CheckRedirect never objects.
 const maxRedirectChecks = 100
 
-// redirectedAction rebuilds the original request, so that its body is
-// generated afresh, and sends it to the redirect's location.
-type redirectedAction struct {
-	action   httpAction
-	location url.URL
-}
-
-func (r *redirectedAction) HTTPRequest(ep url.URL) *http.Request {
-	req := r.action.HTTPRequest(ep)
-	if req == nil {
-		return nil
-	}
-	loc := r.location
-	req.URL = &loc
-	req.Host = loc.Host
-	return req
-}
-
-// doFollowingRedirects sends act to ep and follows 3xx answers to their
-// Location, asking checkRedirect before each new hop. Real etcd members do
-// not redirect (followers forward writes themselves); proxies and etcd 0.4 do.
-func (c *httpClusterClient) doFollowingRedirects(ctx context.Context, act httpAction, ep *url.URL, stream bool) (*http.Response, []byte, error) {
-	next := act
+// send sends req to ep and follows 3xx answers to their Location, asking
+// checkRedirect before each new hop; it returns the first other answer,
+// its body open. Real etcd members do not redirect (followers forward
+// writes themselves); proxies and etcd 0.4 do.
+func (c *endpointClient) send(ctx context.Context, req *request, ep *url.URL) (*http.Response, error) {
+	var loc *url.URL
 	for i := 0; i < maxRedirectChecks; i++ {
 		if i > 0 {
 			if err := c.checkRedirect(i); err != nil {
-				return nil, nil, err
+				return nil, err
 			}
 		}
-		var resp *http.Response
-		var body []byte
-		var err error
-		if stream {
-			resp, err = c.endpoint.open(ctx, next, ep, true)
-		} else {
-			resp, body, err = c.endpoint.do(ctx, next, ep)
-		}
+		resp, err := c.roundTrip(ctx, req, ep, loc)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		if resp.StatusCode/100 != 3 {
-			return resp, body, nil
+			return resp, nil
 		}
-		if stream {
-			resp.Body.Close()
-		}
+		resp.Body.Close()
 		hdr := resp.Header.Get("Location")
 		if hdr == "" {
-			return nil, nil, fmt.Errorf("location header not set")
+			return nil, fmt.Errorf("location header not set")
 		}
-		loc, err := url.Parse(hdr)
-		if err != nil {
-			return nil, nil, fmt.Errorf("location header not valid URL: %s", hdr)
+		if loc, err = url.Parse(hdr); err != nil {
+			return nil, fmt.Errorf("location header not valid URL: %s", hdr)
 		}
-		next = &redirectedAction{action: act, location: *loc}
 	}
-	return nil, nil, errTooManyRedirectChecks
+	return nil, errTooManyRedirectChecks
 }

@@ -195,14 +195,14 @@ func (w *streamWatcher) session() (delivered bool, err error) {
 
 	sa := w.act
 	sa.WaitIndex, sa.Stream = 0, true
-	resp, err := w.client.doStream(ctx, &sa)
+	resp, err := w.client.open(ctx, &sa)
 	if err != nil {
 		return false, err
 	}
 	w.stats.sessions.Add(1)
 	if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusCreated {
 		defer resp.Body.Close()
-		body, err := readBody(resp, 1<<20)
+		body, err := resp.Body.(*guardedBody).readAll(1 << 20)
 		if err != nil {
 			return false, fmt.Errorf("client: reading watch error: %w", err)
 		}

@@ -95,8 +95,6 @@ func (c *httpClusterClient) checkSelectionMode() error {
 func (c *httpClusterClient) leaderClientURLs(ctx context.Context, eps []url.URL) ([]string, error) {
 	probe := &httpClusterClient{
 		endpoint:      c.endpoint,
-		checkRedirect: c.checkRedirect,
-		credentials:   c.credentials,
 		selectionMode: c.selectionMode,
 		endpoints:     append([]url.URL(nil), eps...),
 		rand:          c.rand,

@@ -93,15 +93,15 @@ func OpenSnapshot(ctx context.Context, c Client, key string, opts *WalkOptions) 
 			act.Prefix = opts.Prefix
 		}
 	}
-	resp, err := hc.doStream(ctx, act)
+	resp, err := hc.open(ctx, act)
 	if err != nil {
 		return nil, err
 	}
 	if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusCreated {
 		defer resp.Body.Close()
-		body, err := readBody(resp, 1<<20)
+		body, err := resp.Body.(*guardedBody).readAll(1 << 20)
 		if err != nil {
-			return nil, resp.Body.(*guardedBody).fail(err)
+			return nil, err
 		}
 		return nil, decodeKeysError(body)
 	}

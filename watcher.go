@@ -142,11 +142,7 @@ func watchOnce(ctx context.Context, client httpClient, act waitAction) (*Respons
 	backoff := time.Duration(0)
 	for {
 		a := act
-		httpResp, body, err := client.Do(ctx, &a)
-		if err != nil {
-			return nil, err
-		}
-		resp, err := unmarshalHTTPResponse(httpResp.StatusCode, httpResp.Header, body)
+		resp, _, err := doKeys(ctx, client, &a)
 		if err == ErrEmptyBody {
 			// The server ended the watch early (api.md: "connection being
 			// closed prematurely"); ask again from the same index.
@@ -187,24 +183,13 @@ func (w *httpWatcher) resynchronize(ctx context.Context, cleared Error) error {
 func resyncSnapshot(ctx context.Context, client httpClient, act waitAction) (*Response, error) {
 	get := &getAction{Prefix: act.Prefix, Key: act.Key,
 		GetOptions: GetOptions{Recursive: act.Recursive, Sort: true, Quorum: true}}
-	httpResp, body, err := client.Do(ctx, get)
-	if err != nil {
-		return nil, err
-	}
-	if get.decoded {
-		if get.invalid != nil {
-			return nil, get.invalid
-		}
-		res := get.res
-		return withHeaders(&res, httpResp.Header)
-	}
-	snap, err := unmarshalHTTPResponse(httpResp.StatusCode, httpResp.Header, body)
+	snap, header, err := doKeys(ctx, client, get)
 	var e Error
 	switch {
 	case err == nil:
 		return snap, nil
 	case errors.As(err, &e) && e.Code == ErrorCodeKeyNotFound:
-		return &Response{Index: e.Index, ClusterID: headerValue(httpResp.Header, "X-Etcd-Cluster-Id")}, nil
+		return &Response{Index: e.Index, ClusterID: headerValue(header, "X-Etcd-Cluster-Id")}, nil
 	default:
 		return nil, err
 	}
@@ -234,6 +219,8 @@ type waitAction struct {
 	Recursive bool
 	Stream    bool
 }
+
+func (w *waitAction) describe() requestKind { return requestKind{wait: true} }
 
 func (w *waitAction) HTTPRequest(ep url.URL) *http.Request {
 	u := v2KeysURL(ep, w.Prefix, w.Key)
