@@ -150,10 +150,11 @@ func New(cfg Config) (Client, error) {
 // a *ClusterError lists the failures.
 func (c *httpClusterClient) Do(ctx context.Context, act httpAction) (*http.Response, []byte, error) {
 	var body []byte
-	resp, err := c.send(ctx, c.request(act, func(_ *http.Response, g *guardedBody) (err error) {
+	req := c.request(act)
+	resp, err := c.send(ctx, &req, func(_ *http.Response, g *guardedBody) (err error) {
 		body, err = g.readAll(c.endpoint.maxBody)
 		return err
-	}))
+	})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -163,27 +164,27 @@ func (c *httpClusterClient) Do(ctx context.Context, act httpAction) (*http.Respo
 // open is Do for an answer to be read as it arrives: the response's body
 // is open, and the caller must close it.
 func (c *httpClusterClient) open(ctx context.Context, act httpAction) (*http.Response, error) {
-	req := c.request(act, nil)
+	req := c.request(act)
 	req.open = true
-	return c.send(ctx, req)
+	return c.send(ctx, &req, nil)
 }
 
-// request describes a call of act whose final answer read reads.
-func (c *httpClusterClient) request(act httpAction, read func(*http.Response, *guardedBody) error) *request {
+// request describes a call of act.
+func (c *httpClusterClient) request(act httpAction) request {
 	k := kindOf(act)
 	k.retry = k.retry.resolve(c.oneShotWrites)
-	return &request{action: act, kind: k, read: read}
+	return request{action: act, kind: k}
 }
 
 // send sends req to the pinned endpoint and, while attempts fail, to the
 // others in turn, within req's retry policy. It returns the final answer
-// with the error req.read returned for it (its body read and closed), or,
+// with the error read returned for it (its body read and closed), or,
 // for an open request, with its body open. A context error is returned as
 // itself; when no endpoint served the request, a *ClusterError lists the
 // failures. A write that may have been applied by an attempt is not sent
 // again under retryIfUnsent; the next call then starts at the following
 // endpoint.
-func (c *httpClusterClient) send(ctx context.Context, req *request) (*http.Response, error) {
+func (c *httpClusterClient) send(ctx context.Context, req *request, read answerReader) (*http.Response, error) {
 	if c.closed.Load() {
 		return nil, ErrClientClosed
 	}
@@ -202,7 +203,7 @@ func (c *httpClusterClient) send(ctx context.Context, req *request) (*http.Respo
 		resp, err := c.endpoint.send(ctx, req, &eps[k])
 		var final error
 		if err == nil {
-			final, err = c.answer(req, resp, &eps[k], errs)
+			final, err = c.answer(req, read, resp, &eps[k], errs)
 		}
 		if err == nil {
 			if k != pinned {
@@ -228,10 +229,10 @@ func (c *httpClusterClient) send(ctx context.Context, req *request) (*http.Respo
 // answer reads the answer resp of one attempt at ep. A 5xx, or a body
 // that fails to arrive, is the attempt's failure (an *attemptError, or an
 // error that ends the call); any other answer is final, and answer returns
-// what reading it gave: req.read's error, or, for a conflict that an
+// what reading it gave: read's error, or, for a conflict that an
 // earlier attempt (errs) may have caused, a *ClusterError reporting an
 // unknown outcome.
-func (c *httpClusterClient) answer(req *request, resp *http.Response, ep *url.URL, errs []error) (final, failure error) {
+func (c *httpClusterClient) answer(req *request, read answerReader, resp *http.Response, ep *url.URL, errs []error) (final, failure error) {
 	g := resp.Body.(*guardedBody)
 	if resp.StatusCode/100 == 5 {
 		g.Close()
@@ -254,7 +255,7 @@ func (c *httpClusterClient) answer(req *request, resp *http.Response, ep *url.UR
 		return nil, nil
 	}
 	defer g.Close()
-	final = req.read(resp, g)
+	final = read(resp, g)
 	if err := g.failed(); err != nil {
 		// The headers came, so a write reached the member.
 		return nil, attemptFailure(ep, err, req.kind.write)

@@ -250,11 +250,12 @@ func doKeys(ctx context.Context, c httpClient, act httpAction) (*Response, http.
 	}
 	var res *Response
 	var header http.Header
-	_, err := hc.send(ctx, hc.request(act, func(resp *http.Response, g *guardedBody) (err error) {
+	req := hc.request(act)
+	_, err := hc.send(ctx, &req, func(resp *http.Response, g *guardedBody) (err error) {
 		header = resp.Header
 		res, err = readKeysAnswer(resp, g, hc.endpoint.maxBody)
 		return err
-	}))
+	})
 	return res, header, err
 }
 

@@ -68,19 +68,22 @@ func isWriteMethod(method string) bool {
 
 // request is one call as the client sends it, decided once when the call
 // starts: the action, what it is (with Config.OneShotWrites applied to its
-// retry policy), and how its answer is read.
+// retry policy), and how its answer is read: handed over open, or read
+// within the attempt by the call's answerReader.
 type request struct {
 	action httpAction
 	kind   requestKind
 	// open: the final answer is handed to the caller with its body open,
 	// to be read as it arrives and closed by the caller (Walk, streams).
 	open bool
-	// read reads a final answer, when not open, within the attempt that
-	// received it, so that a body that fails to arrive moves the request
-	// on to the next endpoint. It is the API method's: the decoded answer
-	// goes to the method's own variables. The client closes the body after.
-	read func(*http.Response, *guardedBody) error
 }
+
+// answerReader reads a final answer, of a request that is not open,
+// within the attempt that received it, so that a body that fails to
+// arrive moves the request on to the next endpoint. It is the API
+// method's: the decoded answer goes to the method's own variables, never
+// into the request. The client closes the body after.
+type answerReader func(*http.Response, *guardedBody) error
 
 // newRequest builds a request without a round trip through URL parsing. u is
 // owned by the request afterwards.
