@@ -1,37 +1,51 @@
 package client
 
-// This file decodes keys-API response bodies into Response and Node without
-// reflection. The lexical layer (strings, numbers, literals, skipping unknown
-// values) is in decode_lex.go.
+// The decoder of keys-API answers: one schema walker (decode_schema.go)
+// over one lexer (decode_lex.go), reading from a window. A whole body is a
+// window that is the body; a body read from an io.Reader passes through a
+// window that is refilled as the walker reaches its end. The walker has two
+// outputs: a tree (a Response, for KeysAPI.Get), or nodes handed out one by
+// one (for Walk, OpenSnapshot and the command's export).
 //
-// Aliasing invariant. Every string the decoder stores in a Response or Node
-// is one of:
+// Window. A streamed body passes through one buffer, 64 KiB at first, that
+// grows only when a single token does not fit in half of it, up to
+// maxToken. A token (string, number, literal) is made whole in the window
+// before the lexer reads it; structure (objects, arrays, whitespace) never
+// needs to be whole.
 //
-//   - a view (unsafe.String) of the body passed to decodeResponse, for strings
+// Aliasing. Every string the decoder stores in a Response or Node is one
+// of:
+//
+//   - for a whole body, a view (unsafe.String) of the body, for strings
 //     that contain no escape and only valid UTF-8. decodeResponse's caller
-//     owns the body and promises never to modify or reuse it afterwards, and
-//     the decoder itself never writes to it;
-//   - a view of a byte arena private to one decodeResponse call, for strings
-//     that had to be unescaped. The arena is only ever appended to: bytes
-//     that back a string are never written again, and when the arena runs
-//     out of room a new one is allocated rather than the old one reused.
+//     owns the body and promises never to modify or reuse it afterwards,
+//     and the decoder itself never writes to it;
+//   - a view of a string block private to one decode: unescaped strings,
+//     and, for a streamed body, every string (the window is reused). A
+//     block is only ever appended to: bytes that back a string are never
+//     written again, and when a block runs out of room a new one is
+//     allocated rather than the old one reused.
 //
 // Either way the bytes behind a string are immutable for as long as the
 // string can be reached, which is what Go requires of a string. The cost is
 // that a single small string kept by the caller keeps the whole body (or one
-// arena block) alive.
+// block) alive.
 //
 // Allocation. Nodes are carved out of slabs of Node structs, Expiration
-// times out of slabs of time.Time, and Nodes slices out of a shared arena of
-// pointers, each carved slice capped at its length so that an append by the
-// caller reallocates instead of overwriting a sibling. Children are first
-// collected on a scratch stack, then copied once into the arena. The slab
-// sizes follow the number of body bytes still to be read, so a response
-// with one key does not pay for a hundred Nodes.
+// times out of slabs of time.Time, and Nodes slices out of a shared block
+// of pointers, each carved slice capped at its length so that an append by
+// the caller reallocates instead of overwriting a sibling. Children are
+// first collected on a scratch stack, then copied once into the block. For
+// a whole body the sizes follow the number of body bytes still to be read,
+// so a response with one key does not pay for a hundred Nodes; for a
+// streamed body, whose rest is unknown, slabs start small and double.
 
 import (
+	"bytes"
 	"fmt"
+	"io"
 	"time"
+	"unsafe"
 )
 
 // maxDecodeDepth is the deepest nesting of objects and arrays accepted, the
@@ -51,6 +65,15 @@ const (
 	maxStringBlock    = 8192
 )
 
+// Sizes of a streamed body's buffers.
+const (
+	windowSize     = 64 << 10 // initial window
+	maxToken       = 64 << 20 // largest single token (a 1.5 MiB value escaped as \u00XX is 9 MiB)
+	streamStrBlock = 32 << 10
+	firstNodeSlab  = 8
+	firstTimeSlab  = 4
+)
+
 // A decodeError reports malformed input or a JSON value of the wrong type
 // for its field, at a byte offset of the body.
 type decodeError struct {
@@ -61,6 +84,19 @@ type decodeError struct {
 func (e *decodeError) Error() string {
 	return fmt.Sprintf("client: decoding response: offset %d: %s", e.off, e.msg)
 }
+
+// readError is a failure to read the body (not a JSON error).
+type readError struct{ err error }
+
+func (e *readError) Error() string { return e.err.Error() }
+func (e *readError) Unwrap() error { return e.err }
+
+// stopError carries the error of the emit callback out of the decoder
+// unchanged.
+type stopError struct{ err error }
+
+func (e *stopError) Error() string { return e.err.Error() }
+func (e *stopError) Unwrap() error { return e.err }
 
 // decodeResponse parses a successful keys-API body (a JSON object) into res.
 // body is owned by the caller and is never modified or reused afterwards, so
@@ -74,449 +110,286 @@ func (e *decodeError) Error() string {
 // the body.
 func decodeResponse(body []byte, res *Response) error {
 	d := decoder{buf: body}
-	d.skipSpace()
+	return d.decode(res)
+}
+
+// decodeStreamResponse decodes the keys-API body read from r into res,
+// exactly as decodeResponse does with the whole body, but without holding
+// the body: strings are copied into blocks of their own, and those that
+// need unescaping are unescaped on a second core (decode_offload.go). It is
+// for answers too large to buffer cheaply (a recursive GET of a large
+// keyspace). Its errors are those of decodeStream.
+func decodeStreamResponse(r io.Reader, res *Response) error {
+	d := newStreamDecoder(r)
+	d.offload = new(stringOffload)
+	return d.offload.finish(d.decode(res))
+}
+
+// decodeStream decodes the keys-API body read from r and calls emit with
+// every node of its "node" member, each directory after all of its
+// children (depth-first post-order), with Nodes nil. The nodes are those
+// decodeResponse would put in Response.Node's tree; prevNode members are
+// checked but not emitted. Nodes and their strings are never reused, so
+// emit may keep them.
+//
+// It returns nil once the whole body, up to EOF, was valid; a *decodeError
+// (with body offsets) for malformed input, including a body that ends
+// early; a *readError when r fails; a *stopError when emit fails. Nodes
+// emitted before an error are real, but the body was not all read.
+func decodeStream(r io.Reader, emit func(*Node) error) error {
+	d := newStreamDecoder(r)
+	d.emit = emit
+	return d.decode(nil)
+}
+
+func newStreamDecoder(r io.Reader) *decoder {
+	d := &decoder{r: r, win: make([]byte, windowSize), nslab: firstNodeSlab, tslab: firstTimeSlab}
+	d.buf = d.win[:0]
+	return d
+}
+
+// decoder is the state of one decode. It is never shared.
+type decoder struct {
+	// The window: buf holds body bytes, pos is the next one to decode.
+	buf   []byte
+	pos   int
+	depth int       // objects and arrays currently open
+	r     io.Reader // nil: buf is the whole body
+	win   []byte    // the window's storage when r is set; buf is win[:n]
+	base  int64     // body offset of buf[0]
+	rerr  error     // io.EOF or *readError once reading ended, sticky
+
+	// The output, unless a tree is decoded: nodes handed to emit.
+	emit    func(*Node) error
+	offload *stringOffload // nil: strings are unescaped in place
+
+	nodes []Node      // unused part of the current Node slab
+	times []time.Time // unused part of the current time slab
+	nslab int         // streamed body: size of the next Node slab
+	tslab int         // streamed body: size of the next time slab
+	ptrs  []*Node     // current child-pointer block; len is the used part
+	strs  []byte      // current string block; len is the used part
+	stack []*Node     // children of the open "nodes" arrays, innermost last
+	key   []byte      // scratch for object keys that contain escapes
+}
+
+// decode decodes the body into res, or, with res nil, emitting its nodes.
+// Error offsets count from the body's start.
+func (d *decoder) decode(res *Response) error {
+	err := d.top(res)
+	if de, ok := err.(*decodeError); ok {
+		de.off += int(d.base)
+	}
+	return err
+}
+
+// top decodes the top-level value: a keys response object, or null.
+func (d *decoder) top(res *Response) error {
+	if err := d.space(); err != nil {
+		return err
+	}
 	if d.pos >= len(d.buf) {
 		return d.errEOF()
 	}
-	switch d.buf[d.pos] {
+	switch c := d.buf[d.pos]; c {
 	case '{':
 		if err := d.response(res); err != nil {
 			return err
 		}
 	case 'n':
-		if err := d.literal("null"); err != nil {
+		if err := d.lit("null"); err != nil {
 			return err
 		}
 	default:
-		start := d.pos
+		start := d.base + int64(d.pos)
 		if err := d.skipValue(); err != nil {
 			return err
 		}
-		return &decodeError{start, "cannot decode " + jsonKind(d.buf[start]) + " into a Response"}
+		return &decodeError{int(start - d.base), "cannot decode " + jsonKind(c) + " into a Response"}
 	}
-	d.skipSpace()
+	if err := d.space(); err != nil {
+		return err
+	}
 	if d.pos != len(d.buf) {
 		return d.errSyntax("after top-level value")
 	}
 	return nil
 }
 
-// decoder is the state of one decodeResponse call. It is never shared.
-type decoder struct {
-	buf   []byte // the body; read only
-	pos   int    // next byte of buf to read
-	depth int    // objects and arrays currently open
+// The window.
 
-	nodes []Node      // unused part of the current Node slab
-	times []time.Time // unused part of the current time slab
-	ptrs  []*Node     // current child-pointer block; len is the used part
-	strs  []byte      // current unescaped-string block; len is the used part
-	stack []*Node     // children of the open "nodes" arrays, innermost last
-	key   []byte      // scratch for object keys that contain escapes
-}
-
-// Field identifiers of the Response and Node schema.
-const (
-	fieldUnknown = iota
-	fieldAction
-	fieldNode
-	fieldPrevNode
-	fieldKey
-	fieldDir
-	fieldValue
-	fieldNodes
-	fieldCreatedIndex
-	fieldModifiedIndex
-	fieldExpiration
-	fieldTTL
-)
-
-// fieldOf returns the identifier of an exactly matching field name, or
-// fieldUnknown. The names of both levels share one table: a key is only
-// acted on when it belongs to the object being decoded.
-func fieldOf(name []byte) int {
-	switch string(name) { // no allocation: the compiler compares in place
-	case "key":
-		return fieldKey
-	case "dir":
-		return fieldDir
-	case "value":
-		return fieldValue
-	case "nodes":
-		return fieldNodes
-	case "createdIndex":
-		return fieldCreatedIndex
-	case "modifiedIndex":
-		return fieldModifiedIndex
-	case "expiration":
-		return fieldExpiration
-	case "ttl":
-		return fieldTTL
-	case "action":
-		return fieldAction
-	case "node":
-		return fieldNode
-	case "prevNode":
-		return fieldPrevNode
+// more reads more of the body into the window, keeping buf[pos:]. Indexes
+// into buf move down by the returned shift. It returns io.EOF at the end of
+// the body (at once for a whole body) and a *readError when reading fails
+// or a token is too large.
+func (d *decoder) more() (shift int, err error) {
+	if d.rerr != nil {
+		return 0, d.rerr
 	}
-	return fieldUnknown
-}
-
-// knownFieldName recognizes, at the start of b (just past an opening
-// quote), one of the field names with its closing quote, as etcd writes
-// them, and returns the field and the bytes taken; 0 bytes for anything
-// else, which the general path (fieldOf) then decides. It spares the
-// stream decoder a scan of the name for the common case.
-func knownFieldName(b []byte) (field, n int) {
-	if len(b) < len(`modifiedIndex"`) {
-		return fieldUnknown, 0
+	if d.r == nil {
+		d.rerr = io.EOF
+		return 0, io.EOF
 	}
-	var name string
-	switch b[0] {
-	case 'k':
-		field, name = fieldKey, `key"`
-	case 'v':
-		field, name = fieldValue, `value"`
-	case 'm':
-		field, name = fieldModifiedIndex, `modifiedIndex"`
-	case 'c':
-		field, name = fieldCreatedIndex, `createdIndex"`
-	case 'd':
-		field, name = fieldDir, `dir"`
-	case 'n':
-		field, name = fieldNodes, `nodes"`
-		if b[4] == '"' {
-			field, name = fieldNode, `node"`
+	keep := len(d.buf) - d.pos
+	shift = d.pos
+	if keep > len(d.win)/2 {
+		// A token fills half the window: grow, so that reads stay large.
+		if keep >= maxToken {
+			d.rerr = &readError{fmt.Errorf("%w: a JSON value longer than %d bytes", ErrResponseTooLarge, maxToken)}
+			return 0, d.rerr
 		}
-	case 'e':
-		field, name = fieldExpiration, `expiration"`
-	case 't':
-		field, name = fieldTTL, `ttl"`
-	case 'a':
-		field, name = fieldAction, `action"`
-	case 'p':
-		field, name = fieldPrevNode, `prevNode"`
-	default:
-		return fieldUnknown, 0
+		w := make([]byte, min(2*len(d.win), maxToken+windowSize))
+		copy(w, d.buf[d.pos:])
+		d.win = w
+	} else if shift > 0 {
+		copy(d.win, d.buf[d.pos:])
 	}
-	if string(b[:len(name)]) != name {
-		return fieldUnknown, 0
-	}
-	return field, len(name)
-}
-
-// response decodes the top-level object; d.pos is at its '{'.
-func (d *decoder) response(res *Response) error {
-	return d.object(func(f int) error {
-		switch f {
-		case fieldAction:
-			return d.stringField(&res.Action)
-		case fieldNode:
-			return d.nodeField(&res.Node)
-		case fieldPrevNode:
-			return d.nodeField(&res.PrevNode)
-		}
-		return d.skipValue()
-	})
-}
-
-// node decodes one node object into n; d.pos is at its '{'.
-func (d *decoder) node(n *Node) error {
-	return d.object(func(f int) error {
-		switch f {
-		case fieldKey:
-			return d.stringField(&n.Key)
-		case fieldValue:
-			return d.stringField(&n.Value)
-		case fieldDir:
-			return d.boolField(&n.Dir)
-		case fieldNodes:
-			return d.nodesField(&n.Nodes)
-		case fieldCreatedIndex:
-			return d.uintField(&n.CreatedIndex)
-		case fieldModifiedIndex:
-			return d.uintField(&n.ModifiedIndex)
-		case fieldExpiration:
-			return d.timeField(&n.Expiration)
-		case fieldTTL:
-			return d.intField(&n.TTL)
-		}
-		return d.skipValue()
-	})
-}
-
-// object walks the members of the object at d.pos, calling member with the
-// field of each key once d.pos is at the member's value. member must consume
-// exactly that value.
-func (d *decoder) object(member func(field int) error) error {
-	if err := d.open(); err != nil {
-		return err
-	}
-	d.skipSpace()
-	if d.pos < len(d.buf) && d.buf[d.pos] == '}' {
-		d.pos++
-		d.depth--
-		return nil
-	}
-	for {
-		if d.pos >= len(d.buf) {
-			return d.errEOF()
-		}
-		if d.buf[d.pos] != '"' {
-			return d.errSyntax("looking for beginning of object key string")
-		}
-		f, err := d.fieldName()
+	d.base += int64(shift)
+	d.pos = 0
+	for tries := 0; ; tries++ {
+		n, err := d.r.Read(d.win[keep:])
+		d.buf = d.win[:keep+n]
 		if err != nil {
-			return err
+			if err == io.EOF {
+				d.rerr = io.EOF
+			} else {
+				d.rerr = &readError{err}
+			}
+			if n > 0 {
+				return shift, nil
+			}
+			return shift, d.rerr
 		}
-		d.skipSpace()
-		if d.pos >= len(d.buf) {
-			return d.errEOF()
+		if n > 0 {
+			return shift, nil
 		}
-		if d.buf[d.pos] != ':' {
-			return d.errSyntax("after object key")
-		}
-		d.pos++
-		d.skipSpace()
-		if d.pos >= len(d.buf) {
-			return d.errEOF()
-		}
-		if err := member(f); err != nil {
-			return err
-		}
-		d.skipSpace()
-		if d.pos >= len(d.buf) {
-			return d.errEOF()
-		}
-		switch d.buf[d.pos] {
-		case ',':
-			d.pos++
-			d.skipSpace()
-		case '}':
-			d.pos++
-			d.depth--
-			return nil
-		default:
-			return d.errSyntax("after object key:value pair")
+		if tries == 100 {
+			d.rerr = &readError{io.ErrNoProgress}
+			return shift, d.rerr
 		}
 	}
 }
 
-// open consumes the '{' or '[' at d.pos and enforces the depth limit.
-func (d *decoder) open() error {
-	d.depth++
-	if d.depth > maxDecodeDepth {
-		return &decodeError{d.pos, "exceeded max depth"}
+// endOK turns the io.EOF of more into success: the lexer, finding the
+// window exhausted, reports the end of input itself, at the right offset.
+func endOK(err error) error {
+	if err == io.EOF {
+		return nil
 	}
-	d.pos++
+	return err
+}
+
+// fill makes n bytes available at pos, unless the body ends first.
+func (d *decoder) fill(n int) error {
+	for len(d.buf)-d.pos < n {
+		if _, err := d.more(); err != nil {
+			return endOK(err)
+		}
+	}
 	return nil
 }
 
-// fieldName consumes the object key at d.pos (its opening quote) and
-// returns its field identifier.
-func (d *decoder) fieldName() (int, error) {
-	start := d.pos + 1
-	for i := start; i < len(d.buf); i++ {
-		c := d.buf[i]
-		if c == '"' {
-			d.pos = i + 1
-			return fieldOf(d.buf[start:i]), nil
-		}
-		if c == '\\' || c < 0x20 || c >= 0x80 {
-			break
-		}
-	}
-	// Escapes, control characters or non-ASCII: unescape like any string
-	// ("k\u0065y" is the key "key"), then match.
-	var err error
-	d.key, err = d.appendUnescaped(d.key[:0], start)
-	if err != nil {
-		return 0, err
-	}
-	return fieldOf(d.key), nil
-}
-
-// nodeField decodes a node object or null into *p. A node object always
-// gets a fresh Node, even when *p already held one.
-func (d *decoder) nodeField(p **Node) error {
-	switch d.buf[d.pos] {
-	case '{':
-		n := d.newNode()
-		if err := d.node(n); err != nil {
-			return err
-		}
-		*p = n
-		return nil
-	case 'n':
-		*p = nil
-		return d.literal("null")
-	}
-	return d.errType("a Node")
-}
-
-// nodesField decodes an array of node objects (or nulls), or null, into *p.
-func (d *decoder) nodesField(p *Nodes) error {
-	switch d.buf[d.pos] {
-	case 'n':
-		*p = nil
-		return d.literal("null")
-	case '[':
-	default:
-		return d.errType("Nodes")
-	}
-	if err := d.open(); err != nil {
-		return err
-	}
-	base := len(d.stack)
-	d.skipSpace()
-	if d.pos < len(d.buf) && d.buf[d.pos] == ']' {
-		d.pos++
-		d.depth--
-		*p = Nodes{} // empty, not nil, as encoding/json does; no allocation
-		return nil
-	}
+// space skips whitespace; at the end of the body pos == len(buf).
+func (d *decoder) space() error {
 	for {
-		if d.pos >= len(d.buf) {
-			return d.errEOF()
-		}
-		var n *Node
-		switch d.buf[d.pos] {
-		case '{':
-			n = d.newNode()
-			if err := d.node(n); err != nil {
-				return err
-			}
-		case 'n':
-			if err := d.literal("null"); err != nil {
-				return err
-			}
-		default:
-			return d.errType("a Node")
-		}
-		d.stack = append(d.stack, n)
 		d.skipSpace()
-		if d.pos >= len(d.buf) {
-			return d.errEOF()
-		}
-		switch d.buf[d.pos] {
-		case ',':
-			d.pos++
-			d.skipSpace()
-		case ']':
-			d.pos++
-			d.depth--
-			*p = d.newNodes(d.stack[base:])
-			clear(d.stack[base:]) // drop references for the GC
-			d.stack = d.stack[:base]
+		if d.pos < len(d.buf) {
 			return nil
-		default:
-			return d.errSyntax("after array element")
+		}
+		if _, err := d.more(); err != nil {
+			return endOK(err)
 		}
 	}
 }
 
-// stringField decodes a string, or null (which leaves *p unchanged), into *p.
-func (d *decoder) stringField(p *string) error {
-	switch d.buf[d.pos] {
-	case '"':
-		s, err := d.str()
+// atSpace reports whether pos is not at a byte that starts a token, so
+// that space must run: the walkers test this first because compact JSON,
+// as etcd sends it, has no whitespace at all. (space itself is too large
+// to be inlined; skipping the call made a 100k-key tree decode 7% faster.)
+func (d *decoder) atSpace() bool {
+	return d.pos >= len(d.buf) || d.buf[d.pos] <= ' '
+}
+
+// lit consumes the literal lit at pos.
+func (d *decoder) lit(lit string) error {
+	if err := d.fill(len(lit)); err != nil {
+		return err
+	}
+	return d.literal(lit)
+}
+
+// wholeString makes the string at pos (its opening quote) whole in the
+// window and returns the index just past its closing quote, or -1 if the
+// body ends first.
+func (d *decoder) wholeString() (end int, err error) {
+	return d.wholeStringFrom(d.pos + 1)
+}
+
+// wholeStringFrom is wholeString for a string none of whose bytes before
+// buf[i] is a quote. A quote ends the string when an even number of
+// backslashes precedes it; the lexer checks the rest.
+func (d *decoder) wholeStringFrom(i int) (end int, err error) {
+	for {
+		if k := bytes.IndexByte(d.buf[i:], '"'); k >= 0 {
+			q := i + k
+			b := q
+			for b > d.pos+1 && d.buf[b-1] == '\\' {
+				b--
+			}
+			if (q-b)%2 == 0 {
+				return q + 1, nil
+			}
+			i = q + 1
+			continue
+		}
+		i = len(d.buf)
+		shift, err := d.more()
 		if err != nil {
-			return err
+			return -1, endOK(err)
 		}
-		*p = s
-		return nil
-	case 'n':
-		return d.literal("null")
+		i -= shift
 	}
-	return d.errType("string")
 }
 
-// boolField decodes true, false, or null (no change) into *p.
-func (d *decoder) boolField(p *bool) error {
-	switch d.buf[d.pos] {
-	case 't':
-		*p = true
-		return d.literal("true")
-	case 'f':
-		*p = false
-		return d.literal("false")
-	case 'n':
-		return d.literal("null")
-	}
-	return d.errType("bool")
-}
-
-// uintField decodes a non-negative integer that fits uint64, or null (no
-// change), into *p.
-func (d *decoder) uintField(p *uint64) error {
-	if d.buf[d.pos] == 'n' {
-		return d.literal("null")
-	}
-	start := d.pos
-	neg, mag, err := d.integer()
-	if err != nil {
-		return err
-	}
-	if neg { // even -0, which strconv.ParseUint and so encoding/json reject
-		d.pos = start
-		return d.errType("uint64")
-	}
-	*p = mag
-	return nil
-}
-
-// intField decodes an integer that fits int64, or null (no change), into *p.
-func (d *decoder) intField(p *int64) error {
-	if d.buf[d.pos] == 'n' {
-		return d.literal("null")
-	}
-	start := d.pos
-	neg, mag, err := d.integer()
-	if err != nil {
-		return err
-	}
-	switch {
-	case !neg && mag <= 1<<63-1:
-		*p = int64(mag)
-	case neg && mag <= 1<<63:
-		*p = int64(-mag) // wraps to math.MinInt64 for 1<<63, as intended
-	default:
-		d.pos = start
-		return d.errType("int64")
-	}
-	return nil
-}
-
-// timeField decodes an RFC 3339 string, or null (which sets nil), into *p.
-// Like encoding/json, it hands the raw quoted bytes, escapes and all, to
-// time.Time.UnmarshalJSON, so exactly the same strings are accepted.
-func (d *decoder) timeField(p **time.Time) error {
-	switch d.buf[d.pos] {
-	case '"':
-		start := d.pos
-		if err := d.skipString(); err != nil {
-			return err
+// wholeNumber makes the number at pos whole in the window, with the byte
+// after it, unless the body ends first.
+func (d *decoder) wholeNumber() error {
+	i := d.pos
+	for {
+		for i < len(d.buf) {
+			switch c := d.buf[i]; {
+			case '0' <= c && c <= '9', c == '-', c == '+', c == '.', c == 'e', c == 'E':
+				i++
+			default:
+				return nil
+			}
 		}
-		t := d.newTime()
-		if err := t.UnmarshalJSON(d.buf[start:d.pos]); err != nil {
-			return &decodeError{start, err.Error()}
+		shift, err := d.more()
+		if err != nil {
+			return endOK(err)
 		}
-		*p = t
-		return nil
-	case 'n':
-		*p = nil
-		return d.literal("null")
+		i -= shift
 	}
-	return d.errType("time.Time")
 }
 
-// remaining returns the number of body bytes not yet read.
-func (d *decoder) remaining() int { return len(d.buf) - d.pos }
+// Allocation.
+
+// blockLen returns the length of the next block of items of about per
+// body bytes each: for a whole body, what the bytes left can hold, up to
+// most; for a streamed body, *next, which then doubles up to most.
+func (d *decoder) blockLen(next *int, per, most int) int {
+	if d.r == nil {
+		return min((len(d.buf)-d.pos)/per+1, most)
+	}
+	n := *next
+	*next = min(2*n, most)
+	return n
+}
 
 // newNode returns a zero Node from the current slab.
 func (d *decoder) newNode() *Node {
 	if len(d.nodes) == 0 {
-		d.nodes = make([]Node, min(d.remaining()/bytesPerNodeGuess+1, maxNodeSlab))
+		d.nodes = make([]Node, d.blockLen(&d.nslab, bytesPerNodeGuess, maxNodeSlab))
 	}
 	n := &d.nodes[0]
 	d.nodes = d.nodes[1:]
@@ -526,23 +399,65 @@ func (d *decoder) newNode() *Node {
 // newTime returns a zero time.Time from the current slab.
 func (d *decoder) newTime() *time.Time {
 	if len(d.times) == 0 {
-		d.times = make([]time.Time, min(d.remaining()/bytesPerTimeGuess+1, maxTimeSlab))
+		d.times = make([]time.Time, d.blockLen(&d.tslab, bytesPerTimeGuess, maxTimeSlab))
 	}
 	t := &d.times[0]
 	d.times = d.times[1:]
 	return t
 }
 
-// newNodes returns a copy of children in the pointer arena, with capacity
+// newNodes returns a copy of children in the pointer block, with capacity
 // equal to its length.
 func (d *decoder) newNodes(children []*Node) Nodes {
 	k := len(children)
 	if cap(d.ptrs)-len(d.ptrs) < k {
-		d.ptrs = make([]*Node, 0, k+min(d.remaining()/bytesPerNodeGuess, maxPtrBlock))
+		more := maxPtrBlock
+		if d.r == nil {
+			more = min((len(d.buf)-d.pos)/bytesPerNodeGuess, maxPtrBlock)
+		}
+		d.ptrs = make([]*Node, 0, k+more)
 	}
 	start := len(d.ptrs)
 	d.ptrs = append(d.ptrs, children...)
 	return Nodes(d.ptrs[start:len(d.ptrs):len(d.ptrs)])
+}
+
+// reserve makes room for n more bytes in the string block. A new block
+// replaces a full one; bytes of a block are never written twice.
+func (d *decoder) reserve(n int) {
+	if cap(d.strs)-len(d.strs) >= n {
+		return
+	}
+	size := max(n, streamStrBlock)
+	if d.r == nil {
+		size = n + min(len(d.buf)-d.pos, maxStringBlock)
+	}
+	d.strs = make([]byte, 0, size)
+}
+
+// keep returns raw, the bytes of a string that stands for itself, as a
+// string: a view of a whole body, or a copy in the string block (a window
+// is reused).
+func (d *decoder) keep(raw []byte) string {
+	if len(raw) == 0 {
+		return ""
+	}
+	if d.r == nil {
+		return unsafe.String(&raw[0], len(raw))
+	}
+	d.reserve(len(raw))
+	from := len(d.strs)
+	d.strs = append(d.strs, raw...)
+	return unsafe.String(&d.strs[from], len(raw))
+}
+
+// blockString returns the string held by v, a part of a string block that
+// is never written again.
+func blockString(v []byte) string {
+	if len(v) == 0 {
+		return ""
+	}
+	return unsafe.String(&v[0], len(v))
 }
 
 // Errors.
@@ -558,7 +473,7 @@ func (d *decoder) errSyntax(where string) error {
 	return &decodeError{d.pos, fmt.Sprintf("invalid character %q %s", d.buf[d.pos], where)}
 }
 
-// errType reports that the value at d.pos cannot be stored as want.
+// errType reports that the value at pos cannot be stored as want.
 func (d *decoder) errType(want string) error {
 	if d.pos >= len(d.buf) {
 		return d.errEOF()

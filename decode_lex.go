@@ -1,16 +1,16 @@
 package client
 
-// The lexical layer of the response decoder: whitespace, literals, numbers,
-// strings, and skipping values of unknown fields. It accepts exactly the JSON
-// that encoding/json accepts, and unescapes strings exactly as it does,
-// including the replacement of invalid UTF-8 and lone surrogates by U+FFFD.
+// The lexer of the keys decoder (see decode.go): whitespace, literals,
+// numbers and strings, each read from a token that is whole in the window.
+// It accepts exactly the JSON that encoding/json accepts, and unescapes
+// strings exactly as it does, including the replacement of invalid UTF-8
+// and lone surrogates by U+FFFD.
 
 import (
 	"encoding/binary"
 	"math/bits"
 	"unicode/utf16"
 	"unicode/utf8"
-	"unsafe"
 )
 
 // plainByte[c] reports whether byte c can appear in a JSON string as itself
@@ -175,69 +175,6 @@ func (d *decoder) skipDigits() {
 	}
 }
 
-// skipValue consumes any JSON value, checking its syntax and the depth
-// limit.
-func (d *decoder) skipValue() error {
-	switch c := d.buf[d.pos]; {
-	case c == '{':
-		return d.skipObject()
-	case c == '[':
-		return d.skipArray()
-	case c == '"':
-		return d.skipString()
-	case c == 't':
-		return d.literal("true")
-	case c == 'f':
-		return d.literal("false")
-	case c == 'n':
-		return d.literal("null")
-	case c == '-' || '0' <= c && c <= '9':
-		return d.skipNumber()
-	}
-	return d.errSyntax("looking for beginning of value")
-}
-
-// skipObject consumes the object at d.pos, checking its syntax: the walk of
-// object, with every member skipped.
-func (d *decoder) skipObject() error {
-	return d.object(func(int) error { return d.skipValue() })
-}
-
-func (d *decoder) skipArray() error {
-	if err := d.open(); err != nil {
-		return err
-	}
-	d.skipSpace()
-	if d.pos < len(d.buf) && d.buf[d.pos] == ']' {
-		d.pos++
-		d.depth--
-		return nil
-	}
-	for {
-		if d.pos >= len(d.buf) {
-			return d.errEOF()
-		}
-		if err := d.skipValue(); err != nil {
-			return err
-		}
-		d.skipSpace()
-		if d.pos >= len(d.buf) {
-			return d.errEOF()
-		}
-		switch d.buf[d.pos] {
-		case ',':
-			d.pos++
-			d.skipSpace()
-		case ']':
-			d.pos++
-			d.depth--
-			return nil
-		default:
-			return d.errSyntax("after array element")
-		}
-	}
-}
-
 // skipString consumes the string at d.pos (its opening quote), checking its
 // syntax but not unescaping it. Invalid UTF-8 is not a syntax error.
 func (d *decoder) skipString() error {
@@ -275,54 +212,6 @@ func (d *decoder) skipString() error {
 	}
 	d.pos = len(d.buf)
 	return d.errEOF()
-}
-
-// str consumes the string at d.pos (its opening quote) and returns its
-// value. A string without escapes, control characters or invalid UTF-8 is
-// returned as a view of the body; any other is unescaped into the string
-// arena (see the aliasing invariant in decode.go).
-func (d *decoder) str() (string, error) {
-	start := d.pos + 1
-	i := start
-	for i < len(d.buf) {
-		i = plainRun(d.buf, i)
-		if i >= len(d.buf) {
-			break
-		}
-		c := d.buf[i]
-		if c == '"' {
-			d.pos = i + 1
-			if i == start {
-				return "", nil
-			}
-			return unsafe.String(&d.buf[start], i-start), nil
-		}
-		if c < utf8.RuneSelf {
-			break // escape or control character
-		}
-		n := utf8SeqLen(d.buf[i:])
-		if n == 0 {
-			break // invalid UTF-8, to be replaced
-		}
-		i += n
-	}
-	// Reserve room for the common case, in which the value is no longer
-	// than its escaped form; rarer growth (invalid UTF-8 becomes 3 bytes)
-	// lets append move to a new array, leaving earlier strings untouched.
-	if need := i - start + 16; cap(d.strs)-len(d.strs) < need {
-		d.strs = make([]byte, 0, need+min(d.remaining(), maxStringBlock))
-	}
-	from := len(d.strs)
-	var err error
-	d.strs, err = d.appendUnescaped(d.strs, start)
-	if err != nil {
-		return "", err
-	}
-	if len(d.strs) == from {
-		return "", nil
-	}
-	s := d.strs[from:]
-	return unsafe.String(&s[0], len(s)), nil
 }
 
 // appendUnescaped appends to dst the value of the string whose contents

@@ -12,7 +12,7 @@ package client
 // Ordering. The worker writes only the string fields it was handed, which
 // nothing else writes while it runs: a member repeated within one node (the
 // later value wins, as in decodeResponse) first waits for the worker (see
-// treeNode). The decoder returns only after the worker has stopped, so the
+// nodeString). The decoder returns only after the worker has stopped, so the
 // caller sees every value, and no goroutine outlives the decode.
 //
 // Errors. Unescaping can fail (a control character, a bad escape, ...).
@@ -22,7 +22,6 @@ package client
 
 import (
 	"sync"
-	"unsafe"
 )
 
 // Batches are small and many so that neither side waits for the other
@@ -161,7 +160,7 @@ func (o *stringOffload) run() {
 			d.buf = b.raw
 			for _, j := range b.jobs {
 				if need := j.end - j.off + 16; cap(block)-len(block) < need {
-					block = make([]byte, 0, max(need, walkStringBlock))
+					block = make([]byte, 0, max(need, streamStrBlock))
 				}
 				from := len(block)
 				var err error
@@ -187,13 +186,4 @@ func (o *stringOffload) run() {
 func clearJobs(jobs []offloadJob) []offloadJob {
 	clear(jobs)
 	return jobs[:0]
-}
-
-// blockString returns the string held by v, a part of a string block that
-// is never written again.
-func blockString(v []byte) string {
-	if len(v) == 0 {
-		return ""
-	}
-	return unsafe.String(&v[0], len(v))
 }
