@@ -9,7 +9,8 @@
 # serve v2 and ETCDTEST_V3_VERSION for members that serve only v3):
 #   library                 v2 on 3.4 and on 3.5
 #   v2keys command          v2 3.4 + v3 3.4, and v2 3.5 + v3 3.6 (migrate's
-#                           real upgrade path: a 3.5 v2 keyspace into 3.6)
+#                           real upgrade path: a 3.5 v2 keyspace into 3.6);
+#                           its v3 backend also against 3.7
 #                           (both runs include the side-by-side test against
 #                           Debian's etcdctl 3.4.23, which ensure-etcd.sh
 #                           installs; under CI=true a missing etcdctl fails)
@@ -56,6 +57,8 @@ gotest . 3.4 3.4 -timeout 15m ./...
 gotest . 3.5 3.5 -timeout 15m .
 gotest cmd/v2keys 3.4 3.4 -timeout 10m ./...
 gotest cmd/v2keys 3.5 3.6 -timeout 10m ./...
+# The command's v3 backend on 3.7 too (the whole command ran on 3.4 and 3.6).
+gotest cmd/v2keys 3.5 3.7 -timeout 5m -run 'TestBackend' .
 gotest internal/chaos 3.4 3.4 -timeout "${CHAOS_TIMEOUT:-15m}" ./...
 gotest internal/chaos 3.4 3.6 -timeout "${CHAOS_TIMEOUT:-15m}" -run TestChaosOnv3 ./...
 # onv3: its differential tests compare with native v2 on 3.4.

@@ -54,6 +54,8 @@ type globals struct {
 	noSync            bool
 	debug             bool
 	version           bool
+	backend           string // "v2" or "v3" once parsed (see backend.go)
+	v3Prefix          string
 }
 
 const defaultEndpoints = "http://127.0.0.1:2379,http://127.0.0.1:4001"
@@ -81,6 +83,8 @@ func newGlobalFlagSet(g *globals, out io.Writer) *flag.FlagSet {
 	fs.StringVar(&g.output, "o", "simple", "short for --output")
 	fs.BoolVar(&g.noSync, "no-sync", false, "don't synchronize cluster information before sending request")
 	fs.BoolVar(&g.debug, "debug", false, "output cURL commands which can be used to reproduce the request")
+	fs.StringVar(&g.backend, "backend", "", "the API the keys and member commands use: v2 (the etcd v2 API) or v3 (the v2 keys kept in the v3 keyspace, through onv3; etcd 3.4 to 3.7) (default \"v2\"; env "+backendEnv+")")
+	fs.StringVar(&g.v3Prefix, "v3-prefix", "", "with --backend v3: the v3 prefix the v2 keys live under, as migrate --prefix writes them")
 	fs.BoolVar(&g.version, "version", false, "print the version and exit")
 	fs.BoolVar(&g.version, "v", false, "short for --version")
 	return fs
@@ -116,6 +120,10 @@ func (e *env) parseGlobals(args []string) (rest []string, code int, ok bool) {
 		// etcdctl runs the command, then says this and exits 0; refusing
 		// before anything is done is safer (README: differences).
 		fmt.Fprintf(e.stderr, "Error:  unsupported output format %q: use simple, extended or json\n", g.output)
+		return nil, ExitBadArgs, false
+	}
+	if err := g.resolveBackend(); err != nil {
+		fmt.Fprintf(e.stderr, "Error:  %v\n", err)
 		return nil, ExitBadArgs, false
 	}
 	e.g = g
@@ -270,6 +278,9 @@ func isTerminal(w io.Writer) bool {
 // does; only "no published endpoints" and connection failures are fatal).
 // On failure it has printed the error and returns the exit code.
 func (e *env) newClient(sync bool) (client.Client, int) {
+	if e.onV3() {
+		return nil, e.fail(ExitBadArgs, errNeedsV2)
+	}
 	eps, err := e.endpointList()
 	if err != nil {
 		return nil, e.fail(ExitBadArgs, err)

@@ -10,10 +10,17 @@ import (
 	"github.com/v2keys/client"
 )
 
-// keysCommand runs the keys API part of a command: it builds the client
-// (syncing the cluster unless --no-sync) and calls do with a context bounded
-// by --total-timeout.
+// keys runs the keys API part of a command: it builds the client (syncing
+// the cluster unless --no-sync), or onv3 on the v3 API with --backend v3,
+// and calls do.
 func (e *env) keys(do func(k client.KeysAPI) int) int {
+	if e.onV3() {
+		k, _, code := e.v3APIs()
+		if k == nil {
+			return code
+		}
+		return do(k)
+	}
 	c, code := e.newClient(true)
 	if c == nil {
 		return code

@@ -31,11 +31,26 @@ func (e *env) members(c *command, args []string, n int, usage string, do func(m 
 		fmt.Fprintln(e.stderr, usage)
 		return ExitBadArgs
 	}
-	cl, code := e.newClient(true)
-	if cl == nil {
+	m, code := e.membersAPI(true)
+	if m == nil {
 		return code
 	}
-	return do(client.NewMembersAPI(cl), args)
+	return do(m, args)
+}
+
+// membersAPI returns the members API of the backend: the v2 members API
+// (syncing the cluster first if sync, unless --no-sync), or the v3 cluster
+// API through onv3 with --backend v3.
+func (e *env) membersAPI(sync bool) (client.MembersAPI, int) {
+	if e.onV3() {
+		_, m, code := e.v3APIs()
+		return m, code
+	}
+	cl, code := e.newClient(sync)
+	if cl == nil {
+		return nil, code
+	}
+	return client.NewMembersAPI(cl), ExitSuccess
 }
 
 func cmdMemberList(e *env, c *command, args []string) int {
@@ -150,18 +165,26 @@ func cmdClusterHealth(e *env, c *command, args []string) int {
 	if _, ok := e.parseArgs(fs, args, 0, 0); !ok {
 		return ExitBadArgs
 	}
-	cl, code := e.newClient(false)
-	if cl == nil {
+	mapi, code := e.membersAPI(false)
+	if mapi == nil {
 		return code
 	}
 	ctx, cancel := e.requestContext()
-	members, err := client.NewMembersAPI(cl).List(ctx)
+	members, err := mapi.List(ctx)
 	cancel()
 	if err != nil {
 		fmt.Fprintln(e.stdout, "cluster may be unhealthy: failed to list members")
 		return e.fail(ExitServerError, err)
 	}
-	hc := &http.Client{Transport: e.transport, Timeout: e.g.totalTimeout}
+	tr := e.transport // built by newClient; not with --backend v3
+	if tr == nil {
+		var err error
+		if tr, err = e.newTransport(); err != nil {
+			return e.fail(ExitBadArgs, err)
+		}
+		defer tr.CloseIdleConnections()
+	}
+	hc := &http.Client{Transport: tr, Timeout: e.g.totalTimeout}
 	for {
 		healthy := 0
 		for _, m := range members {
