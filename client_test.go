@@ -224,10 +224,10 @@ func TestPlainDeleteIsNotSentTwice(t *testing.T) {
 	})
 }
 
-// TestWritesThatCannotApplyTwiceFailOver: a create or a delete by index may
-// be retried after an attempt that may have applied, since a second
-// application is refused by the server; if the retry meets that refusal,
-// the outcome is reported as unknown rather than as the conflict.
+// TestWritesThatCannotApplyTwiceFailOver: a delete by index, and by default
+// a create, may be retried after an attempt that may have applied; if the
+// retry meets the server's refusal of a second application, the outcome is
+// reported as unknown rather than as the conflict.
 func TestWritesThatCannotApplyTwiceFailOver(t *testing.T) {
 	tests := []struct {
 		name   string
@@ -268,8 +268,9 @@ func TestWritesThatCannotApplyTwiceFailOver(t *testing.T) {
 }
 
 // TestWritesThatCouldApplyTwice: by default a plain set, a set by value, an
-// update and an in-order create move on to the next member as upstream's
-// do; with Config.OneShotWrites they are not resent once they may have
+// update, a create and an in-order create move on to the next member as
+// upstream's do (a late first copy of a create brings its key back after a
+// delete, as internal/chaos found); with Config.OneShotWrites they are not resent once they may have
 // reached a member, and report an unknown outcome instead.
 func TestWritesThatCouldApplyTwice(t *testing.T) {
 	calls := []struct {
@@ -282,6 +283,7 @@ func TestWritesThatCouldApplyTwice(t *testing.T) {
 			return err
 		}},
 		{"update", func(k KeysAPI) error { _, err := k.Update(context.Background(), "/k", "v"); return err }},
+		{"create", func(k KeysAPI) error { _, err := k.Create(context.Background(), "/k", "v"); return err }},
 		{"create in order", func(k KeysAPI) error { _, err := k.CreateInOrder(context.Background(), "/q", "v", nil); return err }},
 	}
 	for _, c := range calls {

@@ -82,22 +82,24 @@ type Config struct {
 	// answer, a 5xx answer, a body that failed to arrive), with these
 	// limits for writes that may have reached the member:
 	//
-	//   - Reads, creates (PrevExist: PrevNoExist), compare-and-swaps and
-	//     deletes by index (PrevIndex set), and the members and auth APIs'
-	//     requests always move on: the server refuses to apply a create or
-	//     an indexed write twice. If a retry meets that refusal (it may have
-	//     been caused by the first attempt), the call fails with an error
-	//     for which errors.Is(err, ErrOutcomeUnknown) holds, not with the
-	//     conflict.
+	//   - Reads, compare-and-swaps and deletes by index (PrevIndex set), and
+	//     the members and auth APIs' requests always move on: the server
+	//     refuses to apply an indexed write twice. If a retry meets that
+	//     refusal (it may have been caused by the first attempt), the call
+	//     fails with an error for which errors.Is(err, ErrOutcomeUnknown)
+	//     holds, not with the conflict.
 	//   - Plain and value-conditioned deletes never move on once they may
 	//     have reached a member: the call fails with ErrOutcomeUnknown.
-	//   - Plain and value-conditioned sets, updates and in-order creates
-	//     move on when OneShotWrites is false, the default, as upstream's
-	//     do, for availability; when it is true they follow the rule of
-	//     deletes. Such a request can be applied late (a stopped member
-	//     applies what it read from its socket when it resumes), so a copy
-	//     resent elsewhere may apply twice and the late copy may undo a
-	//     newer write.
+	//   - Plain and value-conditioned sets, updates, creates
+	//     (PrevExist: PrevNoExist) and in-order creates move on when
+	//     OneShotWrites is false, the default, as upstream's do, for
+	//     availability; when it is true they follow the rule of deletes.
+	//     Such a request can be applied late (a stopped member applies
+	//     what it read from its socket when it resumes), so a copy resent
+	//     elsewhere may apply twice: a late set may undo a newer write, a
+	//     late create may bring back a key deleted in between. A retried
+	//     create that meets "key already exists" fails with
+	//     ErrOutcomeUnknown, as above.
 	//
 	// A write whose request provably never left (a refused connection, a
 	// failed name lookup) always moves on. After a failure with

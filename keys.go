@@ -48,9 +48,10 @@ type KeysAPI interface {
 	// (see Config.OneShotWrites for the rules).
 	Delete(ctx context.Context, key string, opts *DeleteOptions) (*Response, error)
 
-	// Create is an alias for Set w/ PrevExist=false. The server refuses a
-	// second application, so it fails over to the other members (see
-	// Config.OneShotWrites for the rules).
+	// Create is an alias for Set w/ PrevExist=false. Like a plain Set, it
+	// is resent to another member after a failure unless
+	// Config.OneShotWrites is set: a late copy would bring the key back if
+	// it were deleted in between.
 	Create(ctx context.Context, key, value string) (*Response, error)
 
 	// CreateInOrder is used to atomically create in-order keys within the given directory.

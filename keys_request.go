@@ -98,10 +98,13 @@ type setAction struct {
 	SetOptions
 }
 
-// A create or a compare-and-swap by index cannot apply twice; any other set
-// could, later, overwrite a newer value.
+// A compare-and-swap by index cannot apply twice: once a copy applied, the
+// key's modifiedIndex has moved on for good. Any other set can: a late copy
+// of a plain or value-conditioned set overwrites a newer value, and a late
+// copy of a create (PrevNoExist) brings a key back after a delete (found by
+// internal/chaos: a stopped member applied the first copy when it resumed).
 func (a *setAction) describe() requestKind {
-	if a.PrevExist == PrevNoExist || a.PrevIndex != 0 {
+	if a.PrevIndex != 0 {
 		return requestKind{retry: retryAlways, write: true}
 	}
 	return requestKind{retry: resendUnlessStrict, write: true}

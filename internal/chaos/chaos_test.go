@@ -85,7 +85,7 @@ const strictTimeout = 30 * time.Second
 // Claim 2: with the default config, every violation involves a write that
 // was resent after its first copy may have reached a member. A history that
 // is not linearizable as recorded must become linearizable once the resent
-// writes the documentation warns about (plain and PrevValue Set,
+// writes the documentation warns about (plain and PrevValue Set, Create,
 // CreateInOrder) may apply once per copy that may have reached a member.
 func TestChaosDefaultViolationsAreResentWrites(t *testing.T) {
 	s := loadSettings(t)

@@ -401,7 +401,7 @@ func resentGhosts(res *runResult, documented bool) map[int]int {
 		if r.In.Value == "" || !r.In.Kind.isWrite() {
 			continue
 		}
-		if documented && r.In.Kind != Set && r.In.Kind != CASValue && r.In.Kind != CreateInOrder {
+		if documented && r.In.Kind != Set && r.In.Kind != CASValue && r.In.Kind != Create && r.In.Kind != CreateInOrder {
 			continue
 		}
 		if n := res.reached(r.In.Value); n > 1 {
