@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/v2keys/client"
+	"go.etcd.io/etcd/api/v3/mvccpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
@@ -116,4 +117,98 @@ func BenchmarkCASRaw(b *testing.B) {
 			rev = t.Header.Revision
 		}
 	})
+}
+
+// fill100k writes 100 directories of 1000 keys below /big, in onv3's
+// layout, with raw batched transactions.
+func fill100k(b *testing.B, c *clientv3.Client, prefix string) {
+	b.Helper()
+	l := Layout{Prefix: prefix}
+	ctx := context.Background()
+	if _, err := c.Put(ctx, l.DirKey("/big"), ""); err != nil {
+		b.Fatal(err)
+	}
+	errs := make(chan error, 100)
+	sem := make(chan struct{}, 4)
+	for d := range 100 {
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem }()
+			dir := fmt.Sprintf("/big/d%03d", d)
+			ops := []clientv3.Op{clientv3.OpPut(l.DirKey(dir), "")}
+			for i := range 1000 {
+				ops = append(ops, clientv3.OpPut(l.FileKey(fmt.Sprintf("%s/k%04d", dir, i)), "some value of a key"))
+				if len(ops) == 100 {
+					if _, err := c.Txn(ctx).Then(ops...).Commit(); err != nil {
+						errs <- err
+						return
+					}
+					ops = ops[:0]
+				}
+			}
+			if _, err := c.Txn(ctx).Then(ops...).Commit(); err != nil {
+				errs <- err
+				return
+			}
+			errs <- nil
+		}()
+	}
+	for range 100 {
+		if err := <-errs; err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkRecursiveGet100k compares a recursive Get of a 100k-key subtree
+// through onv3 with the raw v3 Get of the same range (the floor).
+func BenchmarkRecursiveGet100k(b *testing.B) {
+	k, c, prefix := newOnV3(b)
+	fill100k(b, c, prefix)
+	ctx := context.Background()
+	start, end := Layout{Prefix: prefix}.Below("/big")
+	b.Run("raw", func(b *testing.B) {
+		for b.Loop() {
+			r, err := c.Get(ctx, start, clientv3.WithRange(end))
+			if err != nil || len(r.Kvs) != 100101 {
+				b.Fatalf("%v, %d keys", err, len(r.Kvs))
+			}
+		}
+	})
+	b.Run("onv3", func(b *testing.B) {
+		for b.Loop() {
+			r, err := k.Get(ctx, "/big", &client.GetOptions{Recursive: true, Quorum: true})
+			if err != nil || len(r.Node.Nodes) != 100 {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("onv3-sorted", func(b *testing.B) {
+		for b.Loop() {
+			r, err := k.Get(ctx, "/big", &client.GetOptions{Recursive: true, Quorum: true, Sort: true})
+			if err != nil || len(r.Node.Nodes) != 100 {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// BenchmarkListing100k measures onv3's own work on a 100k-key recursive
+// Get (building the v2 tree from the v3 key-values), without a server.
+func BenchmarkListing100k(b *testing.B) {
+	k := &keysAPI{l: Layout{Prefix: "/p"}}
+	var kvs []*mvccpb.KeyValue
+	for d := range 100 {
+		kvs = append(kvs, &mvccpb.KeyValue{Key: fmt.Appendf(nil, "/p/big/d%03d/", d), CreateRevision: 5, ModRevision: 5})
+		for i := range 1000 {
+			kvs = append(kvs, &mvccpb.KeyValue{Key: fmt.Appendf(nil, "/p/big/d%03d/k%04d", d, i), Value: []byte("some value of a key"), CreateRevision: 7, ModRevision: 9})
+		}
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		ns, err := k.listing(context.Background(), "/big", kvs, true, false, newTTLs(nil))
+		if err != nil || len(ns) != 100 || len(ns[0].Nodes) != 1000 {
+			b.Fatal(err)
+		}
+	}
 }

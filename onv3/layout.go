@@ -77,7 +77,7 @@ const (
 
 // Parse tells what the v3 key is and returns the v2 key it belongs to.
 func (l Layout) Parse(v3key string) (v2key string, kind Kind) {
-	if !strings.HasPrefix(v3key, l.Prefix+"/") {
+	if len(v3key) <= len(l.Prefix) || v3key[len(l.Prefix)] != '/' || !strings.HasPrefix(v3key, l.Prefix) {
 		return "", Foreign
 	}
 	k := v3key[len(l.Prefix):]

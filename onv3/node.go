@@ -2,7 +2,6 @@ package onv3
 
 import (
 	"context"
-	"path"
 	"sort"
 	"time"
 
@@ -68,27 +67,48 @@ func dirNode(key string, kv *mvccpb.KeyValue) *client.Node {
 // directories without their children unless recursive, keys below a missing
 // marker (orphans) left out.
 func (k *keysAPI) listing(ctx context.Context, dir string, kvs []*mvccpb.KeyValue, recursive, sorted bool, t *ttls) (client.Nodes, error) {
+	// Keys and values are copied into one string, and nodes taken from
+	// one slice: two allocations instead of three per key.
+	size := 0
+	for _, kv := range kvs {
+		size += len(kv.Key) + len(kv.Value)
+	}
+	buf := make([]byte, 0, size)
+	for _, kv := range kvs {
+		buf = append(append(buf, kv.Key...), kv.Value...)
+	}
+	all := string(buf)
+	slab := make([]client.Node, len(kvs))
 	root := &client.Node{Key: dir, Dir: true}
 	dirs := map[string]*client.Node{dir: root}
-	for _, kv := range kvs {
-		key, kind := k.l.Parse(string(kv.Key))
+	lastKey, last := dir, root
+	off := 0
+	for i, kv := range kvs {
+		v3key := all[off : off+len(kv.Key)]
+		value := all[off+len(kv.Key) : off+len(kv.Key)+len(kv.Value)]
+		off += len(kv.Key) + len(kv.Value)
+		key, kind := k.l.Parse(v3key)
 		if kind != File && kind != Dir {
 			continue
 		}
-		parentKey := path.Dir(key)
+		parentKey := parentOf(key)
 		if !recursive && parentKey != dir {
 			continue
 		}
-		parent := dirs[parentKey]
-		if parent == nil {
-			continue // an orphan: its directory expired
+		parent := last
+		if parentKey != lastKey {
+			if parent = dirs[parentKey]; parent == nil {
+				continue // an orphan: its directory expired
+			}
+			lastKey, last = parentKey, parent
 		}
-		var n *client.Node
+		n := &slab[i]
+		n.Key, n.CreatedIndex, n.ModifiedIndex = key, uint64(kv.CreateRevision), uint64(kv.ModRevision)
 		if kind == Dir {
-			n = dirNode(key, kv)
+			n.Dir = true
 			dirs[key] = n
 		} else {
-			n = fileNode(key, kv)
+			n.Value = value
 		}
 		if err := t.fill(ctx, n, kv.Lease); err != nil {
 			return nil, err

@@ -320,3 +320,56 @@ func TestWatcherEnds(t *testing.T) {
 		t.Fatal("Next after Close succeeded")
 	}
 }
+
+// TestWatchBurst: a burst of 20,000 writes from 16 goroutines reaches a
+// recursive watcher whole: every event once, in index order.
+func TestWatchBurst(t *testing.T) {
+	k, _, _ := newOnV3(t)
+	ctx := testCtx(t)
+	start, err := k.Set(ctx, "/burst", "", &client.SetOptions{Dir: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := k.Watcher("/burst", &client.WatcherOptions{AfterIndex: start.Index, Recursive: true})
+	defer w.(interface{ Close() error }).Close()
+	const writers, each = 16, 1250
+	var wg sync.WaitGroup
+	began := time.Now()
+	for g := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				if _, err := k.Set(ctx, fmt.Sprintf("/burst/w%02d/k%d", g, i%50), fmt.Sprint(i), nil); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	var prev uint64
+	seen := map[string]int{}
+	for n := 0; n < writers*each; n++ {
+		r, err := w.Next(ctx)
+		if err != nil {
+			t.Fatalf("after %d events: %v", n, err)
+		}
+		if r.Node.ModifiedIndex <= prev {
+			t.Fatalf("event %d at %d after %d", n, r.Node.ModifiedIndex, prev)
+		}
+		prev = r.Node.ModifiedIndex
+		seen[r.Node.Key[:len("/burst/w00")]]++
+	}
+	wg.Wait()
+	for g := range writers {
+		if got := seen[fmt.Sprintf("/burst/w%02d", g)]; got != each {
+			t.Errorf("writer %d: %d events, want %d", g, got, each)
+		}
+	}
+	t.Logf("%d writes and their events in %v", writers*each, time.Since(began))
+	nctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancel()
+	if r, err := w.Next(nctx); err == nil {
+		t.Fatalf("an extra event: %s %s", r.Action, r.Node.Key)
+	}
+}

@@ -70,6 +70,9 @@ step "fuzz (short run of each fuzz target)"
 for target in $(go test -list '^Fuzz' . | grep '^Fuzz' || true); do
   go test -run '^$' -fuzz "^${target}\$" -fuzztime "${FUZZTIME:-20000x}" .
 done
+for target in $(cd onv3 && go test -list '^Fuzz' . | grep '^Fuzz' || true); do
+  (cd onv3 && go test -run '^$' -fuzz "^${target}\$" -fuzztime "${FUZZTIME:-20000x}" .)
+done
 
 step "bench module: every benchmark once"
 bash bench/compare.sh --smoke
