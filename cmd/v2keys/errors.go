@@ -16,7 +16,12 @@ const (
 	ExitBadConnection     = 2 // no endpoint could be reached while syncing the cluster
 	ExitBadAuth           = 3 // the password could not be obtained
 	ExitServerError       = 4 // the cluster answered with an error, or the request failed
-	ExitClusterNotHealthy = 5 // cluster-health found no healthy member
+	ExitClusterNotHealthy = 5 // cluster-health found a member that is not healthy
+
+	// ExitNoHelpTopic is the status of an unknown command or subcommand,
+	// as etcdctl's (its command-line library answers it as an unknown help
+	// topic). It is the same number as ExitBadAuth.
+	ExitNoHelpTopic = 3
 )
 
 // fail prints err the way etcdctl v2 does and returns code: "Error:  <err>"

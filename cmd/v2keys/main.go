@@ -45,10 +45,6 @@ func runContext(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	return dispatch(e, commands, rest, "")
 }
 
-// ExitNoHelpTopic is the status of an unknown command or subcommand, as
-// etcdctl's (its command-line library answers it as a help topic).
-const ExitNoHelpTopic = 3
-
 // dispatch finds the command named by args[0] in table and runs it with the
 // remaining arguments; parent is the enclosing command's name for messages.
 // Help, usage errors and unknown names are answered as etcdctl does: help

@@ -165,6 +165,8 @@ func sideScenarios(c *etcdtest.Cluster) []scenario {
 			{args: []string{"--endpoints", "{hostport}", "get", "{p}/x"}, raw: true, diff: "scheme"},
 			{args: []string{"--endpoints", "{dead}", "get", "{p}/x"}, raw: true},
 			{args: []string{"--endpoints", "{dead}", "--no-sync", "get", "{p}/x"}, raw: true},
+			{args: []string{"--endpoints", "{dead}", "get"}, raw: true, diff: "usage-first"},
+			{args: []string{"--endpoints", "{dead}", "--no-sync", "get"}, raw: true},
 			{args: []string{"-u", "nobody", "get", "{p}/x"}, stdin: "pw\n", diff: "password-prompt"},
 			{args: []string{"-u", "nobody:pw", "get", "{p}/x"}},
 			{args: []string{"get", "{p}/x"}, raw: true, env: []string{"ETCDCTL_ENDPOINTS={eps}"}},
