@@ -154,6 +154,25 @@ func TestDifferential(t *testing.T) {
 	}
 }
 
+// TestDifferentialRoot: the root is read without a key and without
+// indexes, as v2 answers it (its children differ: other tests write there).
+func TestDifferentialRoot(t *testing.T) {
+	ctx := testCtx(t)
+	k, _, _ := newOnV3(t)
+	for name, api := range map[string]client.KeysAPI{"v2": newNativeV2(t), "onv3": k} {
+		if _, err := api.Set(ctx, "/rootchild", "v", nil); err != nil {
+			t.Fatal(err)
+		}
+		r, err := api.Get(ctx, "/", &client.GetOptions{Sort: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Node.Key != "" || !r.Node.Dir || r.Node.CreatedIndex != 0 || r.Node.ModifiedIndex != 0 || len(r.Node.Nodes) == 0 {
+			t.Errorf("%s: root %+v", name, r.Node)
+		}
+	}
+}
+
 // TestDifferentialInOrder compares CreateInOrder with v2: names are 20
 // digits, in creation order, the answer names the child, the directory is
 // created with it, and a file in the way is an error.

@@ -31,7 +31,7 @@ func (k *keysAPI) Get(ctx context.Context, key string, opts *client.GetOptions) 
 		if err != nil {
 			return nil, readErr(ctx, err)
 		}
-		n := dirNode("/", nil)
+		n := &client.Node{Dir: true} // v2 answers the root without a key
 		if n.Nodes, err = k.listing(ctx, "/", resp.Kvs, opts.Recursive, opts.Sort, t); err != nil {
 			return nil, err
 		}
