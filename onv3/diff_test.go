@@ -141,6 +141,15 @@ func TestDifferential(t *testing.T) {
 			set("/td/x", "in", nil),
 			get("/td", recursive),
 		}},
+		{"special characters and unclean paths", []step{
+			set("/sp ace/ü%3F?x#y", "v 1", nil),
+			get("/sp ace", &client.GetOptions{Recursive: true}),
+			set("/a//b/../c/", "clean", nil),
+			get("/a/c", nil),
+			get("/a/./c", nil),
+			set("/a/c", "swap", &client.SetOptions{PrevValue: "clean"}),
+			del("/sp ace/ü%3F?x#y", &client.DeleteOptions{PrevValue: "v 1"}),
+		}},
 		{"sorted listing", []step{
 			set("/s/b", "2", nil),
 			set("/s/a", "1", nil),
