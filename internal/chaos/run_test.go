@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -101,9 +102,10 @@ type runResult struct {
 const (
 	// burstWrites is the size of the burst of claim 3: beyond etcd's
 	// history of 1000 events.
-	burstWrites = 1200
-	prefix      = "/chaos"
-	endMarker   = prefix + "/end"
+	burstWrites  = 1200
+	burstWriters = 6
+	prefix       = "/chaos"
+	endMarker    = prefix + "/end"
 )
 
 // runChaos starts a 3-member cluster, runs the workload and the nemesis for
@@ -219,25 +221,34 @@ func runChaos(t *testing.T, cfg runConfig) *runResult {
 		}()
 	}
 	if cfg.watchers {
-		// One burst of writes in the middle of the run, during which the
-		// watchers' callers stop taking events, so that a per-request
-		// watcher falls out of etcd's 1000-event history.
-		bw := &worker{id: cfg.workers + 1, kapi: setup, hist: hist, seen: map[string]client.Node{}}
+		// One burst of burstWrites acknowledged writes early in the run,
+		// from burstWriters goroutines, during which the watchers' callers take no events,
+		// so that a per-request watcher falls out of etcd's 1000-event
+		// history.
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if !sleepCtx(runCtx, cfg.length/3) {
+			if !sleepCtx(runCtx, cfg.length/4) {
 				return
 			}
 			for _, l := range res.watches {
 				l.stalled.Store(true)
 			}
-			for range burstWrites {
-				if runCtx.Err() != nil {
-					break
-				}
-				bw.do(runCtx, Set, prefix+"/burst")
+			var bwg sync.WaitGroup
+			var written atomic.Int64
+			for g := range burstWriters {
+				bw := &worker{id: cfg.workers + 1 + g, kapi: setup, hist: hist, seen: map[string]client.Node{}}
+				bwg.Add(1)
+				go func() {
+					defer bwg.Done()
+					for runCtx.Err() == nil && written.Load() < burstWrites {
+						if bw.do(runCtx, Set, prefix+"/burst") == OK {
+							written.Add(1)
+						}
+					}
+				}()
 			}
+			bwg.Wait()
 			for _, l := range res.watches {
 				l.stalled.Store(false)
 			}

@@ -62,8 +62,8 @@ func (w *worker) run(ctx context.Context) {
 	}
 }
 
-// do runs one operation and records it.
-func (w *worker) do(ctx context.Context, kind Kind, key string) {
+// do runs one operation, records it and returns its outcome.
+func (w *worker) do(ctx context.Context, kind Kind, key string) Result {
 	w.seq++
 	in := Input{Kind: kind, Key: key}
 	if kind.isWrite() && kind != CADIndex && kind != Delete {
@@ -111,6 +111,7 @@ func (w *worker) do(ctx context.Context, kind Kind, key string) {
 	}
 	w.learn(in, rec.Out)
 	w.hist.Add(rec)
+	return res
 }
 
 // send issues the client call for in.
