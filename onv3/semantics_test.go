@@ -313,11 +313,27 @@ func TestWatcherEnds(t *testing.T) {
 			t.Fatalf("%d goroutines, %d before the watchers:\n%s", n, base, buf[:runtime.Stack(buf, true)])
 		}
 	}
-	// A closed watcher says so.
+	// A closed watcher says so; Close ends a Next that waits.
 	w := k.Watcher("/x", nil)
 	w.(interface{ Close() error }).Close()
 	if _, err := w.Next(ctx); err == nil {
 		t.Fatal("Next after Close succeeded")
+	}
+	w = k.Watcher("/x", nil)
+	errc := make(chan error, 1)
+	go func() {
+		_, err := w.Next(ctx)
+		errc <- err
+	}()
+	time.Sleep(300 * time.Millisecond)
+	w.(interface{ Close() error }).Close()
+	select {
+	case err := <-errc:
+		if err == nil {
+			t.Fatal("a Next ended by Close returned no error")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close did not end a waiting Next")
 	}
 }
 

@@ -27,7 +27,7 @@ func (k *keysAPI) Watcher(key string, opts *client.WatcherOptions) client.Watche
 	if opts != nil {
 		o = *opts
 	}
-	w := &watcher{k: k, recursive: o.Recursive, resync: o.ResyncOnCleared}
+	w := &watcher{k: k, recursive: o.Recursive, resync: o.ResyncOnCleared, done: make(chan struct{})}
 	if strings.IndexByte(key, 0) >= 0 {
 		w.bad = errNUL
 	}
@@ -45,23 +45,24 @@ type watcher struct {
 	resync    bool
 	bad       error // the key cannot be watched
 
-	// mu serialises Next and Close.
+	// done is closed by Close, which does not wait for a Next in progress.
+	done      chan struct{}
+	closeOnce sync.Once
+
+	// mu serialises Next calls.
 	mu      sync.Mutex
 	next    int64 // first revision not yet converted; 0: from now
 	stream  clientv3.WatchChan
 	cancel  context.CancelFunc
 	pending []*client.Response
-	closed  bool
 }
 
 var errWatcherClosed = errors.New("onv3: watcher closed")
 
-// Close ends the watch stream. A later Next fails.
+// Close ends the watch stream, also under a Next that waits (which then
+// returns an error). A later Next fails. Safe to call more than once.
 func (w *watcher) Close() error {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.closed = true
-	w.stop()
+	w.closeOnce.Do(func() { close(w.done) })
 	return nil
 }
 
@@ -100,8 +101,11 @@ func (w *watcher) Next(ctx context.Context) (*client.Response, error) {
 		return nil, w.bad
 	}
 	for {
-		if w.closed {
+		select {
+		case <-w.done:
+			w.stop()
 			return nil, errWatcherClosed
+		default:
 		}
 		if len(w.pending) > 0 {
 			r := w.pending[0]
@@ -120,6 +124,9 @@ func (w *watcher) Next(ctx context.Context) (*client.Response, error) {
 		case <-ctx.Done():
 			w.stop() // the next call resumes from w.next
 			return nil, ctx.Err()
+		case <-w.done:
+			w.stop()
+			return nil, errWatcherClosed
 		case wr, ok = <-w.stream:
 		}
 		if !ok {
