@@ -8,8 +8,8 @@ package client
 // one (for Walk, OpenSnapshot and the command's export).
 //
 // Window. A streamed body passes through one buffer, 64 KiB at first, that
-// grows only when a single token does not fit in half of it, up to
-// maxToken. A token (string, number, literal) is made whole in the window
+// grows only when a single token does not fit in half of it, up to the
+// decode's token limit (Config.MaxResponseBytes). A token (string, number, literal) is made whole in the window
 // before the lexer reads it; structure (objects, arrays, whitespace) never
 // needs to be whole.
 //
@@ -44,6 +44,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"math"
 	"time"
 	"unsafe"
 )
@@ -68,7 +69,6 @@ const (
 // Sizes of a streamed body's buffers.
 const (
 	windowSize     = 64 << 10 // initial window
-	maxToken       = 64 << 20 // largest single token (a 1.5 MiB value escaped as \u00XX is 9 MiB)
 	streamStrBlock = 32 << 10
 	firstNodeSlab  = 8
 	firstTimeSlab  = 4
@@ -118,9 +118,10 @@ func decodeResponse(body []byte, res *Response) error {
 // the body: strings are copied into blocks of their own, and those that
 // need unescaping are unescaped on a second core (decode_offload.go). It is
 // for answers too large to buffer cheaply (a recursive GET of a large
-// keyspace). Its errors are those of decodeStream.
+// keyspace), whose size r itself bounds: no token limit of its own. Its
+// errors are those of decodeStream.
 func decodeStreamResponse(r io.Reader, res *Response) error {
-	d := newStreamDecoder(r)
+	d := newStreamDecoder(r, math.MaxInt64)
 	d.offload = new(stringOffload)
 	return d.offload.finish(d.decode(res))
 }
@@ -134,16 +135,22 @@ func decodeStreamResponse(r io.Reader, res *Response) error {
 //
 // It returns nil once the whole body, up to EOF, was valid; a *decodeError
 // (with body offsets) for malformed input, including a body that ends
-// early; a *readError when r fails; a *stopError when emit fails. Nodes
+// early; a *readError when r fails or a token is longer than 1 GiB (the
+// default of Config.MaxResponseBytes); a *stopError when emit fails. Nodes
 // emitted before an error are real, but the body was not all read.
 func decodeStream(r io.Reader, emit func(*Node) error) error {
-	d := newStreamDecoder(r)
+	return decodeStreamMax(r, maxResponseBytes, emit)
+}
+
+// decodeStreamMax is decodeStream with tokens of up to maxToken bytes.
+func decodeStreamMax(r io.Reader, maxToken int64, emit func(*Node) error) error {
+	d := newStreamDecoder(r, maxToken)
 	d.emit = emit
 	return d.decode(nil)
 }
 
-func newStreamDecoder(r io.Reader) *decoder {
-	d := &decoder{r: r, win: make([]byte, windowSize), nslab: firstNodeSlab, tslab: firstTimeSlab}
+func newStreamDecoder(r io.Reader, maxToken int64) *decoder {
+	d := &decoder{r: r, maxToken: maxToken, win: make([]byte, windowSize), nslab: firstNodeSlab, tslab: firstTimeSlab}
 	d.buf = d.win[:0]
 	return d
 }
@@ -158,6 +165,9 @@ type decoder struct {
 	win   []byte    // the window's storage when r is set; buf is win[:n]
 	base  int64     // body offset of buf[0]
 	rerr  error     // io.EOF or *readError once reading ended, sticky
+	// maxToken bounds a single token (string, number, literal), which a
+	// streamed body holds whole in the window.
+	maxToken int64
 
 	// The output, unless a tree is decoded: nodes handed to emit.
 	emit    func(*Node) error
@@ -234,11 +244,15 @@ func (d *decoder) more() (shift int, err error) {
 	shift = d.pos
 	if keep > len(d.win)/2 {
 		// A token fills half the window: grow, so that reads stay large.
-		if keep >= maxToken {
-			d.rerr = &readError{fmt.Errorf("%w: a JSON value longer than %d bytes", ErrResponseTooLarge, maxToken)}
+		if int64(keep) >= d.maxToken {
+			d.rerr = &readError{fmt.Errorf("%w: a JSON value longer than %d bytes", ErrResponseTooLarge, d.maxToken)}
 			return 0, d.rerr
 		}
-		w := make([]byte, min(2*len(d.win), maxToken+windowSize))
+		size := 2 * int64(len(d.win))
+		if d.maxToken < size-windowSize {
+			size = d.maxToken + windowSize
+		}
+		w := make([]byte, size)
 		copy(w, d.buf[d.pos:])
 		d.win = w
 	} else if shift > 0 {

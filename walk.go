@@ -59,10 +59,11 @@ type Snapshot struct {
 	// ClusterID is the cluster's ID (the X-Etcd-Cluster-Id header).
 	ClusterID string
 
-	ctx    context.Context
-	resp   *http.Response
-	used   bool
-	closed bool
+	ctx      context.Context
+	resp     *http.Response
+	maxToken int64 // Config.MaxResponseBytes
+	used     bool
+	closed   bool
 }
 
 // OpenSnapshot starts a recursive read of key (a directory or a single key)
@@ -76,8 +77,9 @@ type Snapshot struct {
 // most Config.HeaderTimeoutPerRequest (then ErrResponseStalled). Unlike
 // Get, a read is not moved to another endpoint once its answer has begun:
 // some nodes have already been handed out, so it fails and the caller
-// starts again. Config.MaxResponseBytes does not apply, since the answer is
-// not held in memory.
+// starts again. The answer is not held in memory, only each single value
+// in it (a key or a value string) is, whole: Config.MaxResponseBytes
+// bounds that value, and a longer one fails with ErrResponseTooLarge.
 //
 // c must be a Client made by New; otherwise OpenSnapshot returns
 // ErrWalkUnsupported.
@@ -105,7 +107,7 @@ func OpenSnapshot(ctx context.Context, c Client, key string, opts *WalkOptions) 
 		}
 		return nil, decodeKeysError(body)
 	}
-	s := &Snapshot{ctx: ctx, resp: resp, ClusterID: headerValue(resp.Header, "X-Etcd-Cluster-Id")}
+	s := &Snapshot{ctx: ctx, resp: resp, maxToken: hc.endpoint.maxBody, ClusterID: headerValue(resp.Header, "X-Etcd-Cluster-Id")}
 	if idx := headerValue(resp.Header, "X-Etcd-Index"); idx != "" {
 		if s.Index, err = strconv.ParseUint(idx, 10, 64); err != nil {
 			resp.Body.Close()
@@ -184,7 +186,7 @@ func (s *Snapshot) walk(fn func(*Node) error) error {
 	s.used = true
 	defer s.Close()
 	body := &countingReader{r: s.resp.Body}
-	err := decodeStream(body, fn)
+	err := decodeStreamMax(body, s.maxToken, fn)
 	var de *decodeError
 	var re *readError
 	var se *stopError
