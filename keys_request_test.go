@@ -99,7 +99,7 @@ func TestRetryPolicies(t *testing.T) {
 		{&setAction{}, resendUnlessStrict},
 		{&setAction{SetOptions: SetOptions{PrevValue: "v"}}, resendUnlessStrict},
 		{&setAction{SetOptions: SetOptions{PrevExist: PrevExist}}, resendUnlessStrict},
-		{&setAction{SetOptions: SetOptions{PrevExist: PrevNoExist}}, retryAlways},
+		{&setAction{SetOptions: SetOptions{PrevExist: PrevNoExist}}, resendUnlessStrict},
 		{&setAction{SetOptions: SetOptions{PrevIndex: 3}}, retryAlways},
 		{&deleteAction{}, retryIfUnsent},
 		{&deleteAction{DeleteOptions: DeleteOptions{PrevValue: "v"}}, retryIfUnsent},

@@ -50,14 +50,15 @@ func mayHaveApplied(err error) bool {
 type retryPolicy int
 
 const (
-	// retryAlways: reads, and writes the server refuses to apply twice.
+	// retryAlways: reads, and writes the server refuses to apply twice
+	// (by index).
 	retryAlways retryPolicy = iota
 	// retryIfUnsent: moves on only when the request provably never
 	// reached a member (plain and value-conditioned deletes).
 	retryIfUnsent
 	// resendUnlessStrict: retryAlways, or retryIfUnsent with
 	// Config.OneShotWrites (plain and value-conditioned sets, updates,
-	// in-order creates).
+	// creates, in-order creates).
 	resendUnlessStrict
 )
 
