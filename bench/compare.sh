@@ -5,6 +5,7 @@
 # Usage:
 #   ./compare.sh [--rounds N] [--benchtime D] [--bench REGEX] [--large] [--no-rss] [--rss-keys N]
 #   ./compare.sh --smoke
+#   ./compare.sh --migrate [--migrate-keys N] [--migrate-rounds R]
 #
 # Full mode builds the benchmark binary once, runs it --rounds times (default 6)
 # with -count 1, rotating which client goes first in every round (BENCH_ROUND),
@@ -16,12 +17,18 @@
 # allocs/op, MB/s and peak RSS. Raw output stays in $OUT (default: a temp dir).
 #
 # --smoke (CI): vet, all tests, every benchmark once (-benchtime 1x, no 1M
-# sizes), the RSS tools on 10k keys and the ratio table; exits non-zero on any
-# failure.
+# sizes; BenchmarkMigrate on 2000 keys), the RSS tools on 10k keys and the
+# ratio table; exits non-zero on any failure.
+#
+# --migrate: only BenchmarkMigrate, `v2keys migrate` against raw clientv3
+# batch writers of the same keys on one etcd, --migrate-rounds alternating
+# rounds (default 3) of --migrate-keys keys (default 100000; 1000000 for
+# the 1M figure, with the migrate process's peak RSS).
 set -euo pipefail
 cd "$(dirname "$0")"
 
 rounds=6 benchtime=1s bench=. large=0 rss=1 rss_keys=1000000 smoke=0 rss_rounds=5
+migrate=0 migrate_keys=100000 migrate_rounds=3
 while [ $# -gt 0 ]; do
 	case $1 in
 	--smoke) smoke=1 ;;
@@ -31,6 +38,9 @@ while [ $# -gt 0 ]; do
 	--large) large=1 ;;
 	--no-rss) rss=0 ;;
 	--rss-keys) rss_keys=$2; shift ;;
+	--migrate) migrate=1 ;;
+	--migrate-keys) migrate_keys=$2; shift ;;
+	--migrate-rounds) migrate_rounds=$2; shift ;;
 	-h|--help) sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
 	*) echo "compare.sh: unknown argument $1" >&2; exit 2 ;;
 	esac
@@ -38,7 +48,7 @@ while [ $# -gt 0 ]; do
 done
 if [ $smoke = 1 ]; then
 	rounds=1 benchtime=1x large=0 rss_keys=10000 rss_rounds=1
-	export BENCH_WATCH_WRITES=${BENCH_WATCH_WRITES:-300}
+	export BENCH_WATCH_WRITES=${BENCH_WATCH_WRITES:-300} BENCH_SMOKE=1
 fi
 
 out=${OUT:-$(mktemp -d)}
@@ -51,7 +61,18 @@ trap cleanup EXIT
 
 echo "== build (output in $out)" >&2
 go build -o "$out/bin/" ./cmd/...
+(cd ../cmd/v2keys && go build -o "$out/bin/v2keys" .)
+export V2KEYS_BIN="$out/bin/v2keys"
 go test -c -o "$out/bin/bench.test" .
+
+if [ $migrate = 1 ]; then
+	echo "== BenchmarkMigrate: $migrate_keys keys, $migrate_rounds rounds" >&2
+	BENCH_MIGRATE=1 BENCH_MIGRATE_KEYS=$migrate_keys BENCH_MIGRATE_ROUNDS=$migrate_rounds \
+		"$out/bin/bench.test" -test.run '^$' -test.bench '^BenchmarkMigrate$' -test.benchtime 1x \
+		-test.timeout 120m | tee "$out/migrate.txt"
+	if grep -q -e '^--- FAIL' -e '^FAIL' "$out/migrate.txt"; then exit 1; fi
+	exit 0
+fi
 
 if [ $smoke = 1 ]; then
 	echo "== vet and tests" >&2

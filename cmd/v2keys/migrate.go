@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -33,6 +32,7 @@ type migrator struct {
 
 	start                         time.Time
 	keys, bytes, deleted, skipped atomic.Int64
+	kept                          int64        // keys and markers an interrupted copy wrote, still as v2 has them
 	dirs                          atomic.Int64 // directory markers written
 	// known holds the v2 directories whose markers the copy or the
 	// follow wrote (used by the follow only, one goroutine): a file set
@@ -48,10 +48,6 @@ type migrator struct {
 // etcd's history: a new snapshot must be copied.
 var errHistoryLost = errors.New("v2 history lost")
 
-// testHookCopied, when set by a test, is called after each batch of the
-// copy is queued, with the number of keys queued so far.
-var testHookCopied func(keys int64)
-
 // errInterrupted ends a copy that the run's context stopped.
 var errInterrupted = errors.New("interrupted")
 
@@ -64,7 +60,7 @@ func cmdMigrate(e *env, c *command, args []string) int {
 	verify := fs.Bool("verify", false, "compare the v2 subtree with the v3 copy, write nothing")
 	tolerance := fs.Duration("ttl-tolerance", 3*time.Second, "with --verify: largest accepted difference between a v2 TTL and its v3 lease")
 	overwrite := fs.Bool("overwrite", false, "start a migration into a v3 range that already holds keys (keys not in v2 are deleted)")
-	workers := fs.Int("concurrency", 4, "number of v3 transactions in flight during the copy")
+	workers := fs.Int("concurrency", 16, "number of v3 transactions in flight during the copy")
 	args, ok := e.parseArgs(fs, args, 1, 1)
 	if !ok {
 		return ExitBadArgs
@@ -161,9 +157,15 @@ func (m *migrator) run(overwrite bool) int {
 		next, stop = w.Next, func() { closeWatcher(w) }
 	} else {
 		if st != nil && st.Phase == phaseCopy {
-			fmt.Fprintf(e.stderr, "the copy of a previous run did not finish: copying again\n")
+			if st.CopyRevision > 0 {
+				fmt.Fprintf(e.stderr, "resuming the copy of a previous run: what it wrote that v2 still holds is kept, the rest is copied from a new snapshot\n")
+			} else {
+				fmt.Fprintf(e.stderr, "the copy of a previous run did not finish: copying again\n")
+			}
 		}
-		f, err := m.copy()
+		// A target that was empty, with no state, needs no sweep: every
+		// key in it after the copy was written by the copy.
+		f, err := m.copy(st == nil && existing == 0)
 		if err != nil {
 			return m.failCopy(err)
 		}
@@ -179,7 +181,7 @@ func (m *migrator) run(overwrite bool) int {
 		stop()
 		if errors.Is(err, errHistoryLost) {
 			fmt.Fprintf(e.stderr, "v2 changes after index %d are no longer in etcd's history: copying a new snapshot and removing what it no longer has\n", m.state.cur.AppliedIndex)
-			f, err := m.copy()
+			f, err := m.copy(false)
 			if err != nil {
 				return m.failCopy(err)
 			}
@@ -203,171 +205,9 @@ func closeWatcher(w client.Watcher) {
 func (m *migrator) failCopy(err error) int {
 	m.summary()
 	if errors.Is(err, errInterrupted) {
-		return m.e.fail(ExitServerError, errors.New("interrupted before the copy finished; run the same command again to copy again"))
+		return m.e.fail(ExitServerError, errors.New("interrupted before the copy finished; run the same command again to resume it"))
 	}
 	return m.e.fail(ExitServerError, err)
-}
-
-// copy takes a consistent snapshot of the subtree (client.Follow), writes
-// every key of it to v3, deletes the v3 keys of the target that the
-// snapshot does not have, and records the finished copy in the state. It
-// returns the Follower, whose Next yields the changes after the snapshot.
-func (m *migrator) copy() (*client.Follower, error) {
-	e := m.e
-	m.copies++
-	f, err := client.Follow(e.ctx, m.v2, m.t.subtree, nil)
-	if err != nil {
-		if e.ctx.Err() != nil {
-			return nil, errInterrupted
-		}
-		return nil, fmt.Errorf("reading v2 %s: %w", m.t.subtree, err)
-	}
-	snap := f.Snapshot
-	fail := func(err error) (*client.Follower, error) {
-		f.Close()
-		return nil, err
-	}
-	m.known = map[string]bool{}
-	if err := m.retry(m.markAbove); err != nil {
-		return fail(err)
-	}
-	if err := m.state.check(m.t, snap.ClusterID); err != nil {
-		return fail(err)
-	}
-	// The copy's own writes all come after this state write: a key of the
-	// target whose revision is not above it was not in the snapshot.
-	st := migrateState{ClusterID: snap.ClusterID, Subtree: m.t.subtree, Prefix: m.t.prefix, Phase: phaseCopy, SnapshotIndex: snap.Index}
-	if err := m.state.commit(nil, &st); err != nil {
-		return fail(err)
-	}
-	before := m.state.rev
-
-	prog := newProgress("copied", e.stderr)
-	batches := make(chan []clientv3.Op)
-	var wg sync.WaitGroup
-	var werr atomic.Pointer[error]
-	for i := 0; i < m.workers; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for ops := range batches {
-				if werr.Load() != nil {
-					continue
-				}
-				if err := m.retry(func() error { return commitPlain(m.v3, ops) }); err != nil {
-					werr.CompareAndSwap(nil, &err)
-				}
-			}
-		}()
-	}
-	var b batch
-	send := func() {
-		if len(b.ops) > 0 {
-			batches <- append([]clientv3.Op(nil), b.ops...)
-			n := m.keys.Add(b.puts)
-			m.bytes.Add(b.putBytes)
-			m.dirs.Add(b.dirs)
-			b.reset()
-			if testHookCopied != nil {
-				testHookCopied(n)
-			}
-		}
-	}
-	var rerr error
-	for n, err := range snap.All() {
-		if err != nil {
-			rerr = err
-			break
-		}
-		if werr.Load() != nil {
-			break
-		}
-		if n.Dir && n.Key == "/" {
-			continue // the root has no marker
-		}
-		var lease clientv3.LeaseID
-		if n.Expiration != nil {
-			id, ok, err := m.leases.forExpiration(context.Background(), *n.Expiration)
-			if err != nil {
-				rerr = err
-				break
-			}
-			if !ok {
-				// Expired: the sweep removes an older copy; below an
-				// expired directory's missing marker, keys are orphans
-				// that onv3 does not see, as v2 no longer has them.
-				m.skipped.Add(1)
-				continue
-			}
-			lease = id
-		}
-		if n.Dir {
-			// Empty directories and directory TTLs are copied too.
-			b.putDir(m.t.dirKey(n.Key), lease)
-			m.known[n.Key] = true
-		} else {
-			b.put(m.t.v3Key(n.Key), n.Value, lease)
-		}
-		prog.Add(len(n.Key) + len(n.Value))
-		if b.full() {
-			send()
-		}
-	}
-	if rerr == nil && werr.Load() == nil {
-		send()
-	}
-	close(batches)
-	wg.Wait()
-	prog.Done()
-	switch {
-	case e.ctx.Err() != nil:
-		return fail(errInterrupted)
-	case rerr != nil:
-		return fail(fmt.Errorf("reading v2 %s: %w", m.t.subtree, rerr))
-	case werr.Load() != nil:
-		return fail(*werr.Load())
-	}
-	if err := m.sweep(before); err != nil {
-		return fail(err)
-	}
-	st.Phase, st.AppliedIndex = phaseFollow, snap.Index
-	if err := m.state.commit(nil, &st); err != nil {
-		return fail(err)
-	}
-	return f, nil
-}
-
-// sweep deletes the keys of the target range last written at or before
-// revision rev: those the copy that followed rev did not write.
-func (m *migrator) sweep(rev int64) error {
-	var b batch
-	var err error
-	flush := func() error {
-		if len(b.ops) == 0 {
-			return nil
-		}
-		ops := append([]clientv3.Op(nil), b.ops...)
-		m.deleted.Add(b.deletes)
-		b.reset()
-		return m.retry(func() error { return commitPlain(m.v3, ops) })
-	}
-	_, err = m.t.scan(context.Background(), m.v3, true, func(kv *kvView) error {
-		if kv.ModRevision > rev {
-			return nil
-		}
-		b.del(kv.Key, "")
-		if b.full() {
-			return flush()
-		}
-		return nil
-	})
-	if err == nil {
-		err = flush()
-	}
-	if err != nil {
-		return fmt.Errorf("removing stale v3 keys: %w", err)
-	}
-	return nil
 }
 
 // retry runs an idempotent write until it succeeds, for up to a minute:
@@ -615,8 +455,12 @@ func (m *migrator) summary() {
 	if s := d.Seconds(); s > 0 {
 		rate = float64(keys) / s
 	}
-	fmt.Fprintf(m.e.stdout, "migrated v2 %s to v3 %q: %d keys written (%s), %d directories, %d leases, %d events applied, %d keys deleted, %d expired skipped, %d snapshot copies, in %v (%.0f keys/s)\n",
-		m.t.subtree, m.t.under(), keys, humanBytes(m.bytes.Load()), m.dirs.Load(), m.leases.count(), m.events,
+	kept := ""
+	if m.kept > 0 {
+		kept = fmt.Sprintf(", %d kept from the interrupted copy", m.kept)
+	}
+	fmt.Fprintf(m.e.stdout, "migrated v2 %s to v3 %q: %d keys written (%s)%s, %d directories, %d leases, %d events applied, %d keys deleted, %d expired skipped, %d snapshot copies, in %v (%.0f keys/s)\n",
+		m.t.subtree, m.t.under(), keys, humanBytes(m.bytes.Load()), kept, m.dirs.Load(), m.leases.count(), m.events,
 		m.deleted.Load()+m.eventDeletes, m.skipped.Load(), m.copies, d.Round(time.Millisecond), rate)
 	if st := m.state.cur; st != nil {
 		fmt.Fprintf(m.e.stdout, "state in v3 key %q: phase %s, snapshot index %d, applied index %d\n", m.state.key, st.Phase, st.SnapshotIndex, st.AppliedIndex)

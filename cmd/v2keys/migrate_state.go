@@ -18,7 +18,9 @@ import (
 //	 "snapshotIndex":4711,"appliedIndex":4790,"updated":"2024-05-01T10:00:00Z"}
 //
 // phase "copy": a snapshot copy began (at snapshotIndex) and has not
-// finished; a re-run copies again. Phase "follow": the copy finished and
+// finished; copyRevision is the v3 revision after which its writes came.
+// A re-run resumes it (see migrate_copy.go): it keeps what was written
+// and is still as in v2, and copies the rest from a new snapshot. Phase "follow": the copy finished and
 // every v2 change up to appliedIndex is in the target; a re-run with
 // --follow continues from appliedIndex+1. Every batch of followed changes
 // is written in one Txn together with the new state, so the state never
@@ -38,8 +40,9 @@ type migrateState struct {
 	Subtree       string    `json:"subtree"`   // the v2 key copied
 	Prefix        string    `json:"prefix"`    // the v3 prefix it is copied under
 	Phase         string    `json:"phase"`
-	SnapshotIndex uint64    `json:"snapshotIndex"` // v2 index of the last snapshot copied
-	AppliedIndex  uint64    `json:"appliedIndex"`  // v2 changes up to here are in v3 (phase follow)
+	SnapshotIndex uint64    `json:"snapshotIndex"`          // v2 index of the last snapshot copied
+	AppliedIndex  uint64    `json:"appliedIndex"`           // v2 changes up to here are in v3 (phase follow)
+	CopyRevision  int64     `json:"copyRevision,omitempty"` // phase copy: the v3 revision after which the copy's writes come
 	Updated       time.Time `json:"updated"`
 }
 

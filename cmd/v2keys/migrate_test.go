@@ -19,7 +19,8 @@ import (
 
 func newV2(t *testing.T, eps ...string) client.KeysAPI {
 	t.Helper()
-	cl, err := client.New(client.Config{Endpoints: eps, HeaderTimeoutPerRequest: time.Second})
+	// 5 s: on a loaded CI machine a member can take over a second.
+	cl, err := client.New(client.Config{Endpoints: eps, HeaderTimeoutPerRequest: 5 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,14 +131,18 @@ func (w *writers) halt() int64 {
 }
 
 // catchUp writes a marker into the v2 subtree and waits until it is in
-// v3, so that every earlier change has been applied.
-func catchUp(t *testing.T, k client.KeysAPI, cli *clientv3.Client, v2key, v3key string) {
+// v3, so that every earlier change has been applied. It returns the
+// marker's v2 index. (A snapshot copy writes its keys out of order: the
+// marker in v3 says the copy is done only with the state's phase.)
+func catchUp(t *testing.T, k client.KeysAPI, cli *clientv3.Client, v2key, v3key string) uint64 {
 	t.Helper()
 	val := fmt.Sprintf("marker-%d", time.Now().UnixNano())
-	if _, err := k.Set(context.Background(), v2key, val, nil); err != nil {
+	resp, err := k.Set(context.Background(), v2key, val, nil)
+	if err != nil {
 		t.Fatal(err)
 	}
 	waitV3Value(t, cli, v3key, val, 60*time.Second)
+	return resp.Node.ModifiedIndex
 }
 
 func TestMigrateFollowWhileWriting(t *testing.T) {
@@ -235,7 +240,7 @@ func TestMigrateResume(t *testing.T) {
 		st := readState(t, cli, stateKey)
 		return st != nil && st.Phase == phaseFollow
 	})
-	if !strings.Contains(bg.stderr.String(), "copy of a previous run did not finish") {
+	if !strings.Contains(bg.stderr.String(), "resuming the copy of a previous run") {
 		t.Errorf("second run said %q", bg.stderr.String())
 	}
 	w := startWriters(t, k, src, 2)
@@ -290,7 +295,11 @@ func TestMigrateHistoryLost(t *testing.T) {
 	k.Delete(ctx, src+"/d4", &client.DeleteOptions{Recursive: true})
 
 	bg := startCmd(t, "--endpoints", ep, "migrate", "--follow", "--prefix", "/hist", src)
-	catchUp(t, k, cli, src+"/marker", "/hist"+src+"/marker")
+	at := catchUp(t, k, cli, src+"/marker", "/hist"+src+"/marker")
+	waitFor(t, 60*time.Second, "the new copy to finish", func() bool {
+		st := readState(t, cli, defaultStateKey(target{subtree: src, prefix: "/hist"}))
+		return st != nil && st.Phase == phaseFollow && st.SnapshotIndex > before.SnapshotIndex && st.AppliedIndex >= at
+	})
 	if code := bg.stop(t); code != 0 {
 		t.Fatalf("follow exited %d: %s", code, bg.stderr.String())
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/v2keys/client/onv3"
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
 )
@@ -20,8 +21,12 @@ import (
 // second.
 
 const (
-	// maxBatchOps stays below etcd's default --max-txn-ops (128), leaving
-	// room for the state update that rides along with a batch.
+	// maxTxnOps is etcd's default --max-txn-ops: the size of the copy's
+	// transactions (commitSplit halves a batch that a cluster with a lower
+	// limit refuses).
+	maxTxnOps = 128
+	// maxBatchOps is the size of a followed batch: below maxTxnOps,
+	// leaving room for the state update that rides along with it.
 	maxBatchOps = 100
 	// maxBatchBytes stays well below etcd's default --max-request-bytes
 	// (1.5 MiB).
@@ -181,6 +186,37 @@ func (t target) scan(ctx context.Context, cli *clientv3.Client, keysOnly bool, f
 	return rev, visit(u, clientv3.GetPrefixRangeEnd(u))
 }
 
+// each calls fn with every key-value of the target range that the options
+// (filters such as WithMaxModRev) select, read in one request per part of
+// the range (the root key, the keys under it). Unlike a paged scan, whose
+// every page costs etcd 3.4 a walk of the whole remaining range, this
+// walks it once; the answer holds only the selected keys (values too,
+// unless keysOnly).
+func (t target) each(cli *clientv3.Client, keysOnly bool, filters []clientv3.OpOption, fn func(kv *kvView)) error {
+	read := func(key string, opts ...clientv3.OpOption) error {
+		ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
+		defer cancel()
+		opts = append(opts, filters...)
+		if keysOnly {
+			opts = append(opts, clientv3.WithKeysOnly())
+		}
+		resp, err := cli.Get(ctx, key, opts...)
+		if err != nil {
+			return fmt.Errorf("v3 read: %w", err)
+		}
+		for _, kv := range resp.Kvs {
+			fn(&kvView{Key: string(kv.Key), Value: kv.Value, Lease: kv.Lease, ModRevision: kv.ModRevision})
+		}
+		return nil
+	}
+	if r := t.root(); r != "" {
+		if err := read(r); err != nil {
+			return err
+		}
+	}
+	return read(t.under(), clientv3.WithPrefix())
+}
+
 // kvView is the part of a v3 key-value that migrate looks at.
 type kvView struct {
 	Key         string
@@ -241,6 +277,7 @@ func (l *leases) count() int64 {
 // touches one key twice or puts a key inside a range it deletes, so
 // conflicts reports whether an operation must wait for the next batch.
 type batch struct {
+	max      int // operations per Txn; 0 means maxBatchOps
 	ops      []clientv3.Op
 	keys     map[string]bool
 	prefixes []string // deleted prefixes
@@ -258,7 +295,13 @@ func (b *batch) reset() {
 	b.bytes, b.puts, b.putBytes, b.deletes, b.dirs = 0, 0, 0, 0, 0
 }
 
-func (b *batch) full() bool { return len(b.ops) >= maxBatchOps || b.bytes >= maxBatchBytes }
+func (b *batch) full() bool {
+	limit := b.max
+	if limit == 0 {
+		limit = maxBatchOps
+	}
+	return len(b.ops) >= limit || b.bytes >= maxBatchBytes
+}
 
 func (b *batch) conflicts(key, prefix string) bool {
 	if b.keys[key] {
@@ -321,6 +364,21 @@ func (b *batch) del(key, prefix string) {
 // writeTimeout bounds one Txn; it runs on its own context so that an
 // interruption lets the batch in flight finish.
 const writeTimeout = 30 * time.Second
+
+// commitSplit writes ops in one Txn, or, when the cluster refuses a Txn
+// that large (a --max-txn-ops or --max-request-bytes below the defaults),
+// in two halves, recursively. The operations of a copy are independent,
+// so the split changes nothing but the number of revisions.
+func commitSplit(cli *clientv3.Client, ops []clientv3.Op) error {
+	err := commitPlain(cli, ops)
+	if len(ops) > 1 && (errors.Is(err, rpctypes.ErrTooManyOps) || errors.Is(err, rpctypes.ErrRequestTooLarge)) {
+		if err := commitSplit(cli, ops[:len(ops)/2]); err != nil {
+			return err
+		}
+		return commitSplit(cli, ops[len(ops)/2:])
+	}
+	return err
+}
 
 // commitPlain writes the operations of b in one Txn, with no condition.
 func commitPlain(cli *clientv3.Client, ops []clientv3.Op) error {

@@ -1,0 +1,273 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"hash/fnv"
+	"sync"
+	"sync/atomic"
+
+	"github.com/v2keys/client"
+	clientv3 "go.etcd.io/etcd/client/v3"
+)
+
+// The snapshot copy: one consistent v2 snapshot written to v3 by
+// concurrent transactions, then the removal of what the target holds and
+// the snapshot does not.
+//
+// Resuming. The state of a copy records CopyRevision, the v3 revision of
+// the state write that began it: every key of the target range with a
+// higher ModRevision was written by this copy (or by an earlier attempt
+// of it, each of which wrote the value some v2 snapshot had). A re-run
+// after an interruption, whenever it happened (a signal, a crash, a lost
+// connection), keeps CopyRevision, reads those keys (their value hashes),
+// takes a new snapshot at v2 index Y and writes only the nodes whose v3
+// key is missing or differs; then it deletes every key of the range that
+// neither the new snapshot nor this run confirmed. The target then holds
+// exactly snapshot Y, and the follow continues after Y: the resumed copy
+// depends on no v2 history, so nothing between the two runs can be missed.
+
+// testHookCopied, when set by a test, is called after each batch of the
+// copy is queued, with the number of keys queued so far.
+var testHookCopied func(keys int64)
+
+// copyEntry is a key an earlier attempt of the copy wrote.
+type copyEntry struct {
+	sum   uint64 // FNV-1a of the value
+	lease bool   // written with a lease
+	seen  bool   // the new snapshot has it, unchanged: kept
+}
+
+func valueSum(v string) uint64 {
+	h := fnv.New64a()
+	h.Write([]byte(v))
+	return h.Sum64()
+}
+
+// copy takes a consistent snapshot of the subtree (client.Follow), writes
+// every key of it to v3 (except, when resuming, those an earlier attempt
+// already wrote as they still are), deletes the v3 keys of the target
+// that the snapshot does not have (unless fresh: the target was empty and
+// had no state when the run began), and records the finished copy in the
+// state. It returns the Follower, whose Next yields the changes after the
+// snapshot.
+func (m *migrator) copy(fresh bool) (*client.Follower, error) {
+	e := m.e
+	m.copies++
+	f, err := client.Follow(e.ctx, m.v2, m.t.subtree, nil)
+	if err != nil {
+		if e.ctx.Err() != nil {
+			return nil, errInterrupted
+		}
+		return nil, fmt.Errorf("reading v2 %s: %w", m.t.subtree, err)
+	}
+	snap := f.Snapshot
+	fail := func(err error) (*client.Follower, error) {
+		f.Close()
+		return nil, err
+	}
+	m.known = map[string]bool{}
+	if err := m.retry(m.markAbove); err != nil {
+		return fail(err)
+	}
+	if err := m.state.check(m.t, snap.ClusterID); err != nil {
+		return fail(err)
+	}
+	prev := m.state.cur
+	st := migrateState{ClusterID: snap.ClusterID, Subtree: m.t.subtree, Prefix: m.t.prefix, Phase: phaseCopy, SnapshotIndex: snap.Index}
+	resume := prev != nil && prev.Phase == phaseCopy && prev.CopyRevision > 0
+	if resume {
+		st.CopyRevision = prev.CopyRevision
+	}
+	if err := m.state.commit(nil, &st); err != nil {
+		return fail(err)
+	}
+	if !resume {
+		// The copy's own writes all come after this state write: a key
+		// of the target whose revision is not above it was not written by
+		// this copy.
+		st.CopyRevision = m.state.rev
+		if err := m.state.commit(nil, &st); err != nil {
+			return fail(err)
+		}
+	}
+	// Every write of this run comes after this revision.
+	before := m.state.rev
+	var have map[string]*copyEntry
+	if resume {
+		if have, err = m.written(st.CopyRevision, before); err != nil {
+			return fail(err)
+		}
+	}
+
+	prog := newProgress("copied", e.stderr)
+	batches := make(chan []clientv3.Op, m.workers)
+	var wg sync.WaitGroup
+	var werr atomic.Pointer[error]
+	for i := 0; i < m.workers; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ops := range batches {
+				if werr.Load() != nil {
+					continue
+				}
+				if err := m.retry(func() error { return commitSplit(m.v3, ops) }); err != nil {
+					werr.CompareAndSwap(nil, &err)
+				}
+			}
+		}()
+	}
+	b := batch{max: maxTxnOps}
+	send := func() {
+		if len(b.ops) > 0 {
+			batches <- b.ops
+			n := m.keys.Add(b.puts)
+			m.bytes.Add(b.putBytes)
+			m.dirs.Add(b.dirs)
+			b.ops = nil // the workers own the sent slice
+			b.reset()
+			if testHookCopied != nil {
+				testHookCopied(n)
+			}
+		}
+	}
+	var rerr error
+	for n, err := range snap.All() {
+		if err != nil {
+			rerr = err
+			break
+		}
+		if werr.Load() != nil {
+			break
+		}
+		if n.Dir && n.Key == "/" {
+			continue // the root has no marker
+		}
+		key := m.t.v3Key(n.Key)
+		if n.Dir {
+			key = m.t.dirKey(n.Key)
+		}
+		if have != nil && n.Expiration == nil {
+			// An earlier attempt wrote it as it still is: keep it. (A key
+			// with a TTL gets a lease of this run.)
+			if c := have[key]; c != nil && !c.lease && c.sum == valueSum(n.Value) {
+				c.seen = true
+				m.kept++
+				if n.Dir {
+					m.known[n.Key] = true
+				}
+				prog.Add(len(n.Key) + len(n.Value))
+				continue
+			}
+		}
+		var lease clientv3.LeaseID
+		if n.Expiration != nil {
+			id, ok, err := m.leases.forExpiration(context.Background(), *n.Expiration)
+			if err != nil {
+				rerr = err
+				break
+			}
+			if !ok {
+				// Expired: the sweep removes an older copy; below an
+				// expired directory's missing marker, keys are orphans
+				// that onv3 does not see, as v2 no longer has them.
+				m.skipped.Add(1)
+				continue
+			}
+			lease = id
+		}
+		if n.Dir {
+			// Empty directories and directory TTLs are copied too.
+			b.putDir(key, lease)
+			m.known[n.Key] = true
+		} else {
+			b.put(key, n.Value, lease)
+		}
+		prog.Add(len(n.Key) + len(n.Value))
+		if b.full() {
+			send()
+		}
+	}
+	if rerr == nil && werr.Load() == nil {
+		send()
+	}
+	close(batches)
+	wg.Wait()
+	prog.Done()
+	switch {
+	case e.ctx.Err() != nil:
+		return fail(errInterrupted)
+	case rerr != nil:
+		return fail(fmt.Errorf("reading v2 %s: %w", m.t.subtree, rerr))
+	case werr.Load() != nil:
+		return fail(*werr.Load())
+	}
+	if !fresh {
+		if err := m.sweep(before, have); err != nil {
+			return fail(err)
+		}
+	}
+	st.Phase, st.AppliedIndex, st.CopyRevision = phaseFollow, snap.Index, 0
+	if err := m.state.commit(nil, &st); err != nil {
+		return fail(err)
+	}
+	return f, nil
+}
+
+// written returns the keys of the target range that the earlier attempts
+// of the copy wrote (ModRevision in (from, to]), with their value hashes.
+func (m *migrator) written(from, to int64) (map[string]*copyEntry, error) {
+	have := map[string]*copyEntry{}
+	err := m.retry(func() error {
+		clear(have)
+		return m.t.each(m.v3, false, []clientv3.OpOption{clientv3.WithMinModRev(from + 1), clientv3.WithMaxModRev(to)}, func(kv *kvView) {
+			have[kv.Key] = &copyEntry{sum: valueSum(string(kv.Value)), lease: kv.Lease != 0}
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reading what the interrupted copy wrote: %w", err)
+	}
+	return have, nil
+}
+
+// sweep deletes the keys of the target range last written at or before
+// revision rev that this copy did not confirm (have[key].seen): those the
+// snapshot does not have.
+func (m *migrator) sweep(rev int64, have map[string]*copyEntry) error {
+	var stale []string
+	err := m.retry(func() error {
+		stale = stale[:0]
+		return m.t.each(m.v3, true, []clientv3.OpOption{clientv3.WithMaxModRev(rev)}, func(kv *kvView) {
+			if c := have[kv.Key]; c == nil || !c.seen {
+				stale = append(stale, kv.Key)
+			}
+		})
+	})
+	if err != nil {
+		return fmt.Errorf("removing stale v3 keys: %w", err)
+	}
+	b := batch{max: maxTxnOps}
+	flush := func() error {
+		if len(b.ops) == 0 {
+			return nil
+		}
+		ops := b.ops
+		b.ops = nil
+		m.deleted.Add(b.deletes)
+		b.reset()
+		return m.retry(func() error { return commitSplit(m.v3, ops) })
+	}
+	for _, k := range stale {
+		b.del(k, "")
+		if b.full() {
+			if err := flush(); err != nil {
+				return fmt.Errorf("removing stale v3 keys: %w", err)
+			}
+		}
+	}
+	if err := flush(); err != nil {
+		return fmt.Errorf("removing stale v3 keys: %w", err)
+	}
+	return nil
+}
