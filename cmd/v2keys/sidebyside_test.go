@@ -197,11 +197,12 @@ func buildV2keys(t *testing.T) string {
 }
 
 // ctlEnv is the environment of both tools: ETCDCTL_API=2 and no other
-// ETCDCTL_ variable of the test's environment.
+// ETCDCTL_ variable of the test's environment, nor V2KEYS_BACKEND (the
+// comparison is of the v2 API).
 func ctlEnv() []string {
 	var env []string
 	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "ETCDCTL_") {
+		if !strings.HasPrefix(kv, "ETCDCTL_") && !strings.HasPrefix(kv, "V2KEYS_BACKEND=") {
 			env = append(env, kv)
 		}
 	}
