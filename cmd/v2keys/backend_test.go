@@ -31,7 +31,7 @@ var indexLike = []struct {
 	{regexp.MustCompile(`\[\d+\]`), "[N]"},
 	{regexp.MustCompile(`\[(\d+) != \d+\]`), "[$1 != N]"},
 	{regexp.MustCompile(`\d{20}`), "SEQ"},
-	{regexp.MustCompile(`\b[0-9a-f]{16}\b`), "ID"},
+	{regexp.MustCompile(`\b[0-9a-f]{10,16}\b`), "ID"}, // etcd prints IDs without leading zeros
 	{regexp.MustCompile(`http://127\.0\.0\.1:\d+`), "URL"},
 	{regexp.MustCompile(`name=\S+`), "name=NAME"},
 	{regexp.MustCompile(`TTL: [1-9]\d*`), "TTL: T"},
