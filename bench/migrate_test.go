@@ -35,7 +35,9 @@ import (
 // default (BENCH_MIGRATE_KEYS overrides it, e.g. 1000000), rounds
 // BENCH_MIGRATE_ROUNDS (default 3). V2KEYS_BIN names a built v2keys;
 // otherwise the benchmark builds ../cmd/v2keys. BENCH_MIGRATE_ENDPOINT
-// names an etcd (v2 enabled) to use instead of starting one.
+// names an etcd (v2 enabled) to use instead of starting one, and
+// BENCH_MIGRATE_FILLED a v2 directory in it already holding the N keys
+// (put as the benchmark puts them): the fill of 1M keys takes long.
 func BenchmarkMigrate(b *testing.B) {
 	if os.Getenv("BENCH_MIGRATE") != "1" && !smoke() {
 		b.Skip("takes minutes: run it with BENCH_MIGRATE=1 (compare.sh --migrate)")
@@ -52,15 +54,20 @@ func BenchmarkMigrate(b *testing.B) {
 		c := etcdtest.StartCluster(b, etcdtest.Options{API: etcdtest.V2, Flags: []string{"--quota-backend-bytes", "8589934592"}})
 		ep = c.ClientURLs()[0]
 	}
-	start := time.Now()
-	fillV2(b, ep, "/mb", n)
-	b.Logf("%d keys put into v2 in %v", n, time.Since(start).Round(time.Millisecond))
+	root := "/mb"
+	if os.Getenv("BENCH_MIGRATE_FILLED") != "" {
+		root = os.Getenv("BENCH_MIGRATE_FILLED")
+	} else {
+		start := time.Now()
+		fillV2(b, ep, root, n)
+		b.Logf("%d keys put into v2 in %v", n, time.Since(start).Round(time.Millisecond))
+	}
 	cli, err := clientv3.New(clientv3.Config{Endpoints: []string{ep}, DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer cli.Close()
-	kvs := readV2(b, ep, "/mb")
+	kvs := readV2(b, ep, root)
 	if len(kvs) != n {
 		b.Fatalf("read %d keys back from v2, put %d", len(kvs), n)
 	}
@@ -73,10 +80,10 @@ func BenchmarkMigrate(b *testing.B) {
 			for r := 0; r < rounds; r++ {
 				runMigrate := func() {
 					prefix := fmt.Sprintf("/mig%d-%d", i, r)
-					d, kib := timeMigrate(b, bin, ep, prefix, n)
+					d, kib := timeMigrate(b, bin, ep, prefix, root, n)
 					mig = append(mig, float64(n)/d.Seconds())
 					rss = max(rss, kib)
-					clearV3(b, cli, prefix, "v2keys-migrate:"+prefix+"/mb")
+					clearV3(b, cli, prefix, "v2keys-migrate:"+prefix+root)
 				}
 				if r%2 == 1 {
 					runMigrate()
@@ -219,13 +226,13 @@ func readV2(tb testing.TB, ep, root string) []kv {
 	return out
 }
 
-// timeMigrate runs `v2keys migrate --prefix prefix /mb` and returns its
+// timeMigrate runs `v2keys migrate --prefix prefix root` and returns its
 // wall time and the child's peak RSS in KiB.
-func timeMigrate(tb testing.TB, bin, ep, prefix string, n int) (time.Duration, int64) {
+func timeMigrate(tb testing.TB, bin, ep, prefix, root string, n int) (time.Duration, int64) {
 	tb.Helper()
 	// --timeout: on a loaded machine the headers of a 1M-key quorum
 	// read can take more than the default 2 s.
-	cmd := exec.Command(bin, "--timeout", "30s", "--endpoints", ep, "migrate", "--prefix", prefix, "/mb")
+	cmd := exec.Command(bin, "--timeout", "30s", "--endpoints", ep, "migrate", "--prefix", prefix, root)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	start := time.Now()
@@ -305,7 +312,9 @@ func clearV3(tb testing.TB, cli *clientv3.Client, prefix, key string) {
 			}
 			return err
 		},
-		func() error { _, err := cli.Compact(ctx, rev); return err },
+		// Physical: wait until etcd has removed the old revisions, so that
+		// its background compaction does not slow the next run down.
+		func() error { _, err := cli.Compact(ctx, rev, clientv3.WithCompactPhysical()); return err },
 	}
 	for _, step := range steps {
 		var err error
