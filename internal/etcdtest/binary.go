@@ -91,19 +91,11 @@ var binaries struct {
 	byID map[string]binary
 }
 
-// Binary returns the path of an etcd server of the given version (a series
-// such as "3.5", or an exact version such as "3.5.35"; "" means
-// [DefaultVersion] of [V2]). It runs scripts/etcd-bin.sh of this
-// repository, which installs Debian's etcd 3.4.23 or builds 3.5 and later
-// from the Go module proxy into a cache folder; the first call for a version
-// may therefore take minutes, later calls are instant.
-func Binary(version string) (string, error) {
-	b, err := resolve(version, V2)
-	return b.path, err
-}
-
 // resolve returns the binary for version, or for api's default version when
-// version is "".
+// version is "". It runs scripts/etcd-bin.sh of this repository, which
+// installs Debian's etcd 3.4.23 or builds 3.5 and later from the Go module
+// proxy into a cache folder; the first call for a version may therefore take
+// minutes, later calls are instant.
 func resolve(version string, api API) (binary, error) {
 	if version == "" {
 		version = DefaultVersion(api)
