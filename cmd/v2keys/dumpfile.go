@@ -92,7 +92,14 @@ type dumpChecker struct {
 	// expDirs holds the directories with an expiration, so that import
 	// can skip the nodes of one that has expired whatever the order
 	// (memory proportional to the number of such directories).
-	expDirs map[string]time.Time
+	expDirs map[string]dirExpiry
+}
+
+// dirExpiry is when a directory of an export file expires, and the line
+// that says so (import reports failures by line).
+type dirExpiry struct {
+	at   time.Time
+	line int
 }
 
 type openDir struct {
@@ -167,9 +174,9 @@ func (c *dumpChecker) check(b []byte) (*dumpNode, error) {
 	}
 	if n.Dir && n.Expiration != nil {
 		if c.expDirs == nil {
-			c.expDirs = map[string]time.Time{}
+			c.expDirs = map[string]dirExpiry{}
 		}
-		c.expDirs[n.Key] = *n.Expiration
+		c.expDirs[n.Key] = dirExpiry{at: *n.Expiration, line: c.line}
 	}
 	if c.post {
 		if err := c.placePostOrder(n); err != nil {
@@ -270,7 +277,7 @@ func (c *dumpChecker) expiredAt(n *dumpNode, now time.Time) bool {
 		return false
 	}
 	for k := path.Dir(n.Key); k != "/" && k != "."; k = path.Dir(k) {
-		if exp, ok := c.expDirs[k]; ok && !exp.After(now) {
+		if exp, ok := c.expDirs[k]; ok && !exp.at.After(now) {
 			return true
 		}
 	}

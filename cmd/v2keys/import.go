@@ -148,7 +148,7 @@ type importer struct {
 	prog   *progress
 	jobs   chan importJob
 
-	expDirs map[string]time.Time // directories with an expiration (from pass 1)
+	expDirs map[string]dirExpiry // directories with an expiration (from pass 1)
 	early   map[string]bool      // target keys of directories created with their TTL before pass 2
 
 	nKeys, nDirs, nSkipped, nErrors atomic.Int64
@@ -269,13 +269,13 @@ func (imp *importer) createExpiringDirs() {
 			continue
 		}
 		exp := imp.expDirs[k]
-		n := &dumpNode{Key: k, Dir: true, Expiration: &exp}
+		n := &dumpNode{Key: k, Dir: true, Expiration: &exp.at}
 		if chk.expiredAt(n, now) {
 			continue
 		}
 		key := imp.target + k[len(imp.base):]
 		ctx, cancel := imp.e.requestContext()
-		_, err := imp.keys.Set(ctx, key, "", &client.SetOptions{Dir: true, TTL: ttlLeft(exp, now), PrevExist: client.PrevNoExist})
+		_, err := imp.keys.Set(ctx, key, "", &client.SetOptions{Dir: true, TTL: ttlLeft(exp.at, now), PrevExist: client.PrevNoExist})
 		cancel()
 		var kerr client.Error
 		switch {
@@ -288,7 +288,7 @@ func (imp *importer) createExpiringDirs() {
 			// Already there (or a file in the way): setDir decides when
 			// the directory's line comes.
 		default:
-			imp.done(importJob{key: key, node: n}, err)
+			imp.done(importJob{line: exp.line, key: key, node: n}, err)
 		}
 	}
 }
