@@ -6,6 +6,7 @@
 #   ./compare.sh [--rounds N] [--benchtime D] [--bench REGEX] [--large] [--no-rss] [--rss-keys N]
 #   ./compare.sh --smoke
 #   ./compare.sh --migrate [--migrate-keys N] [--migrate-rounds R]
+#   ./compare.sh --onv3 [--rounds N] [--benchtime D] [--no-watch]
 #
 # Full mode builds the benchmark binary once, runs it --rounds times (default 6)
 # with -count 1, rotating which client goes first in every round (BENCH_ROUND),
@@ -24,15 +25,23 @@
 # batch writers of the same keys on one etcd, --migrate-rounds alternating
 # rounds (default 3) of --migrate-keys keys (default 100000; 1000000 for
 # the 1M figure, with the migrate process's peak RSS).
+#
+# --onv3: onv3 (the v2 KeysAPI on etcd's v3 API) beside raw clientv3 and
+# native v2 on one etcd 3.4 with --enable-v2: BenchmarkOnV3 (one-key Get,
+# Set, CAS at 1 and 16 goroutines) and BenchmarkOnV3RecursiveGet (100k
+# keys) in --rounds alternating rounds (default 5), then one run of
+# BenchmarkOnV3WatchBurst (20,000 writes; --no-watch skips it). Prints the
+# medians with the ratios onv3/clientv3 and v2/clientv3, and the 1-minute
+# load average before each round.
 set -euo pipefail
 cd "$(dirname "$0")"
 
 rounds=6 benchtime=1s bench=. large=0 rss=1 rss_keys=1000000 smoke=0 rss_rounds=5
-migrate=0 migrate_keys=100000 migrate_rounds=3
+migrate=0 migrate_keys=100000 migrate_rounds=3 onv3=0 watch=1 rounds_set=0
 while [ $# -gt 0 ]; do
 	case $1 in
 	--smoke) smoke=1 ;;
-	--rounds) rounds=$2; shift ;;
+	--rounds) rounds=$2; rounds_set=1; shift ;;
 	--benchtime) benchtime=$2; shift ;;
 	--bench) bench=$2; shift ;;
 	--large) large=1 ;;
@@ -41,6 +50,8 @@ while [ $# -gt 0 ]; do
 	--migrate) migrate=1 ;;
 	--migrate-keys) migrate_keys=$2; shift ;;
 	--migrate-rounds) migrate_rounds=$2; shift ;;
+	--onv3) onv3=1 ;;
+	--no-watch) watch=0 ;;
 	-h|--help) sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
 	*) echo "compare.sh: unknown argument $1" >&2; exit 2 ;;
 	esac
@@ -49,6 +60,12 @@ done
 if [ $smoke = 1 ]; then
 	rounds=1 benchtime=1x large=0 rss_keys=10000 rss_rounds=1
 	export BENCH_WATCH_WRITES=${BENCH_WATCH_WRITES:-300} BENCH_SMOKE=1
+fi
+
+if [ $onv3 = 1 ]; then
+	export BENCH_ONV3=1
+	bench='^BenchmarkOnV3(RecursiveGet)?$' rss=0
+	[ $rounds_set = 1 ] || rounds=5
 fi
 
 out=${OUT:-$(mktemp -d)}
@@ -82,8 +99,11 @@ fi
 
 export BENCH_LARGE=$large
 : >"$out/bench.txt"
+: >"$out/load.txt"
 for round in $(seq 1 "$rounds"); do
-	echo "== benchmarks, round $round/$rounds" >&2
+	load=$(cut -d' ' -f1 /proc/loadavg 2>/dev/null || echo '?')
+	echo "round $round: load $load" >>"$out/load.txt"
+	echo "== benchmarks, round $round/$rounds (1-minute load $load)" >&2
 	# The test binary runs in a fresh process per round; a failing
 	# benchmark makes it exit non-zero, which stops the script.
 	BENCH_ROUND=$round "$out/bin/bench.test" -test.run '^$' -test.bench "$bench" \
@@ -129,8 +149,25 @@ if [ $rss = 1 ]; then
 	done
 fi
 
+if [ $onv3 = 1 ] && [ $watch = 1 ]; then
+	echo "== BenchmarkOnV3WatchBurst (1-minute load $(cut -d' ' -f1 /proc/loadavg 2>/dev/null || echo '?'))" >&2
+	"$out/bin/bench.test" -test.run '^$' -test.bench '^BenchmarkOnV3WatchBurst$' -test.benchtime 1x \
+		-test.timeout 60m | tee "$out/watch.txt" >&2
+	if grep -q -e '^--- FAIL' -e '^FAIL' "$out/watch.txt"; then exit 1; fi
+	grep '^Benchmark' "$out/watch.txt" >>"$out/bench.txt" || true
+fi
+
 echo
 echo "Medians over $rounds round(s); ±: half the min-max range relative to the median."
-echo "v2keys/upstream below 1.00x means v2keys uses less (above 1.00x is better for MB/s)."
-echo
-go run ./cmd/ratio "$out/bench.txt" "$out/rss.txt"
+echo "1-minute load before each round: $(cut -d' ' -f4 "$out/load.txt" | paste -sd' ')"
+if [ $onv3 = 0 ]; then
+	echo "v2keys/upstream below 1.00x means v2keys uses less (above 1.00x is better for MB/s)."
+	echo
+	go run ./cmd/ratio "$out/bench.txt" "$out/rss.txt"
+fi
+if [ $onv3 = 1 ] || [ $smoke = 1 ]; then
+	echo
+	echo "onv3 and native v2 over raw clientv3 (one etcd 3.4, --enable-v2): below 1.00x uses less."
+	echo
+	go run ./cmd/ratio -impls onv3,clientv3,v2 -ratios onv3/clientv3,v2/clientv3 "$out/bench.txt"
+fi

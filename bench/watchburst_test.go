@@ -74,6 +74,9 @@ type eventSource interface {
 type burstResult struct {
 	delivered, lost, cleared int
 	lastEvent                time.Duration
+	// lag is from the last write's acknowledgement to the last event (0
+	// when the last event came before it).
+	lag time.Duration
 }
 
 func runBurst(b *testing.B, kapi v2keys.KeysAPI, dir string, writes int, open func(string, uint64) eventSource) burstResult {
@@ -136,6 +139,7 @@ func runBurst(b *testing.B, kapi v2keys.KeysAPI, dir string, writes int, open fu
 		}(g)
 	}
 	wg.Wait()
+	written := time.Now()
 
 	// Wait until the watcher has caught up, or has been idle for 2 s.
 	for {
@@ -166,7 +170,7 @@ func runBurst(b *testing.B, kapi v2keys.KeysAPI, dir string, writes int, open fu
 	if !slices.IsSorted(got) {
 		b.Errorf("events out of order")
 	}
-	r := burstResult{delivered: len(got), cleared: cleared, lastEvent: last.Sub(began)}
+	r := burstResult{delivered: len(got), cleared: cleared, lastEvent: last.Sub(began), lag: max(0, last.Sub(written))}
 	for _, idx := range truth {
 		if _, ok := slices.BinarySearch(got, idx); !ok {
 			r.lost++

@@ -1,6 +1,7 @@
 // Command ratio reads `go test -bench` output (any number of rounds,
 // concatenated) and prints, for every benchmark and unit, the median of
-// each client and the ratio v2keys/upstream.
+// each client and the ratio v2keys/upstream (or the columns and ratios
+// that -impls and -ratios name).
 //
 // Benchmarks are grouped by their name without the impl=... element and
 // the -GOMAXPROCS suffix, so BenchmarkGet/impl=v2keys-8 and
@@ -9,14 +10,19 @@
 //
 // Usage:
 //
-//	ratio [file ...]    (standard input when no file is given)
+//	ratio [-impls a,b,c] [-ratios a/b,c/b] [file ...]    (standard input when no file is given)
 //
-// A ratio below 1.00 means v2keys needs less (time, bytes, allocations,
-// memory) than upstream; for throughput units (MB/s) above 1.00 is better.
+// By default the columns are v2keys, upstream and raw and the ratio is
+// v2keys/upstream; compare.sh --onv3 asks for -impls onv3,clientv3,v2
+// -ratios onv3/clientv3,v2/clientv3. Rows with none of the columns' clients
+// are left out. A ratio below 1.00 means the first client needs less (time,
+// bytes, allocations, memory) than the second; for throughput units (MB/s)
+// above 1.00 is better.
 package main
 
 import (
 	"bufio"
+	"flag"
 	"fmt"
 	"io"
 	"log"
@@ -29,10 +35,14 @@ import (
 	"text/tabwriter"
 )
 
-// impls are the columns, in order; ours and base form the ratio.
+// impls are the columns, in order.
 var impls = []string{"v2keys", "upstream", "raw"}
 
-const ours, base = "v2keys", "upstream"
+// ratio is one ratio column: the median of num over the median of den.
+type ratio struct{ num, den string }
+
+// ratios are the ratio columns, in order.
+var ratios = []ratio{{"v2keys", "upstream"}}
 
 // units are printed in this order; other units follow alphabetically.
 var unitOrder = []string{"ns/op", "B/op", "allocs/op", "MB/s", "peak-RSS-KiB"}
@@ -45,6 +55,18 @@ type key struct{ bench, unit string }
 func main() {
 	log.SetFlags(0)
 	log.SetPrefix("ratio: ")
+	implsFlag := flag.String("impls", strings.Join(impls, ","), "the clients, in column order")
+	ratiosFlag := flag.String("ratios", "v2keys/upstream", "ratio columns, comma-separated, each num/den")
+	flag.Parse()
+	impls = strings.Split(*implsFlag, ",")
+	ratios = nil
+	for _, r := range strings.Split(*ratiosFlag, ",") {
+		num, den, ok := strings.Cut(r, "/")
+		if !ok || !slices.Contains(impls, num) || !slices.Contains(impls, den) {
+			log.Fatalf("-ratios: %q is not num/den of two of -impls", r)
+		}
+		ratios = append(ratios, ratio{num, den})
+	}
 	samples := map[key]map[string][]float64{}
 	var order []string
 	seen := map[string]bool{}
@@ -54,6 +76,9 @@ func main() {
 		for sc.Scan() {
 			bench, im, vals, ok := parse(sc.Text())
 			if !ok {
+				continue
+			}
+			if !slices.Contains(impls, im) {
 				continue
 			}
 			if !seen[bench] {
@@ -72,7 +97,7 @@ func main() {
 			log.Fatal(err)
 		}
 	}
-	if flagArgs := os.Args[1:]; len(flagArgs) > 0 {
+	if flagArgs := flag.Args(); len(flagArgs) > 0 {
 		for _, name := range flagArgs {
 			f, err := os.Open(name)
 			if err != nil {
@@ -164,9 +189,12 @@ func print(w io.Writer, order []string, samples map[key]map[string][]float64) {
 		for _, im := range impls {
 			fmt.Fprintf(tw, "%s\t", im)
 		}
-		fmt.Fprintf(tw, "%s/%s\tn\t\n", ours, base)
-		var logSum float64
-		var count int
+		for _, r := range ratios {
+			fmt.Fprintf(tw, "%s/%s\t", r.num, r.den)
+		}
+		fmt.Fprint(tw, "n\t\n")
+		logSum := make([]float64, len(ratios))
+		count := make([]int, len(ratios))
 		for _, bench := range order {
 			byImpl := samples[key{bench, unit}]
 			if byImpl == nil {
@@ -187,21 +215,31 @@ func print(w io.Writer, order []string, samples map[key]map[string][]float64) {
 					fmt.Fprintf(tw, "%s ±%.0f%%\t", format(median(xs)), spread(xs))
 				}
 			}
-			o, b := byImpl[ours], byImpl[base]
-			if len(o) > 0 && len(b) > 0 && median(b) != 0 && median(o) != 0 {
-				r := median(o) / median(b)
-				logSum += math.Log(r)
-				count++
-				fmt.Fprintf(tw, "%sx\t", formatRatio(r))
-			} else {
-				fmt.Fprint(tw, "-\t")
+			for i, rc := range ratios {
+				o, b := byImpl[rc.num], byImpl[rc.den]
+				if len(o) > 0 && len(b) > 0 && median(b) != 0 && median(o) != 0 {
+					r := median(o) / median(b)
+					logSum[i] += math.Log(r)
+					count[i]++
+					fmt.Fprintf(tw, "%sx\t", formatRatio(r))
+				} else {
+					fmt.Fprint(tw, "-\t")
+				}
 			}
 			fmt.Fprintf(tw, "%d\t\n", n)
 		}
-		if count > 1 {
-			fmt.Fprintf(tw, "geomean\t\t\t\t%sx\t\t\n", formatRatio(math.Exp(logSum/float64(count))))
+		if slices.Max(count) > 1 {
+			fmt.Fprint(tw, "geomean\t"+strings.Repeat("\t", len(impls)))
+			for i := range ratios {
+				if count[i] > 1 {
+					fmt.Fprintf(tw, "%sx\t", formatRatio(math.Exp(logSum[i]/float64(count[i]))))
+				} else {
+					fmt.Fprint(tw, "-\t")
+				}
+			}
+			fmt.Fprint(tw, "\t\n")
 		}
-		fmt.Fprintln(tw, "\t\t\t\t\t\t")
+		fmt.Fprintln(tw, strings.Repeat("\t", len(impls)+len(ratios)+2))
 	}
 	tw.Flush()
 }
