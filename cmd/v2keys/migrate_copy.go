@@ -101,35 +101,38 @@ func (m *migrator) copy(fresh bool) (*client.Follower, error) {
 	}
 
 	prog := newProgress("copied", e.stderr)
-	batches := make(chan []clientv3.Op, m.workers)
+	batches := make(chan *wireTxn, m.workers)
 	var wg sync.WaitGroup
 	var werr atomic.Pointer[error]
 	for i := 0; i < m.workers; i++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for ops := range batches {
+			for t := range batches {
 				if werr.Load() != nil {
 					continue
 				}
-				if err := m.retry(func() error { return commitSplit(m.v3, ops) }); err != nil {
+				if err := m.retry(func() error { return commitWire(m.v3, t) }); err != nil {
 					werr.CompareAndSwap(nil, &err)
 				}
 			}
 		}()
 	}
-	b := batch{max: maxTxnOps}
+	// The batch being filled, and what it holds.
+	b := &wireTxn{}
+	var puts, putBytes, dirs int64
 	send := func() {
-		if len(b.ops) > 0 {
-			batches <- b.ops
-			n := m.keys.Add(b.puts)
-			m.bytes.Add(b.putBytes)
-			m.dirs.Add(b.dirs)
-			b.ops = nil // the workers own the sent slice
-			b.reset()
-			if testHookCopied != nil {
-				testHookCopied(n)
-			}
+		if b.len() == 0 {
+			return
+		}
+		batches <- b // the workers own it now
+		n := m.keys.Add(puts)
+		m.bytes.Add(putBytes)
+		m.dirs.Add(dirs)
+		puts, putBytes, dirs = 0, 0, 0
+		b = &wireTxn{buf: make([]byte, 0, cap(b.buf)), ends: make([]int, 0, maxTxnOps)}
+		if testHookCopied != nil {
+			testHookCopied(n)
 		}
 	}
 	var rerr error
@@ -179,10 +182,13 @@ func (m *migrator) copy(fresh bool) (*client.Follower, error) {
 		}
 		if n.Dir {
 			// Empty directories and directory TTLs are copied too.
-			b.putDir(key, lease)
+			b.put(key, "", int64(lease))
+			dirs++
 			m.known[n.Key] = true
 		} else {
-			b.put(key, n.Value, lease)
+			b.put(key, n.Value, int64(lease))
+			puts++
+			putBytes += int64(len(key) + len(n.Value))
 		}
 		prog.Add(len(n.Key) + len(n.Value))
 		if b.full() {
