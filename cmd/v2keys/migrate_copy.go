@@ -119,7 +119,7 @@ func (m *migrator) copy(fresh bool) (*client.Follower, error) {
 		}()
 	}
 	// The batch being filled, and what it holds.
-	b := &wireTxn{}
+	b := newWireTxn(m.state.key, before, 0)
 	var puts, putBytes, dirs int64
 	send := func() {
 		if b.len() == 0 {
@@ -130,7 +130,7 @@ func (m *migrator) copy(fresh bool) (*client.Follower, error) {
 		m.bytes.Add(putBytes)
 		m.dirs.Add(dirs)
 		puts, putBytes, dirs = 0, 0, 0
-		b = &wireTxn{buf: make([]byte, 0, cap(b.buf)), ends: make([]int, 0, maxTxnOps)}
+		b = newWireTxn(m.state.key, before, cap(b.buf))
 		if testHookCopied != nil {
 			testHookCopied(n)
 		}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math/bits"
@@ -18,22 +19,47 @@ import (
 // per put: measured at 100k keys, that was about a third of the migrate
 // process's CPU time (0.2 s of 0.7 s), on a machine where etcd and
 // migrate share two cores, so every CPU second migrate spends is one etcd
-// does not get. A copy transaction is only puts, so it is appended
-// straight into the protobuf encoding of etcdserverpb.TxnRequest, and the
-// answer, which the copy does not use (a Txn without compares cannot fail
-// but as a whole, as an error), is not decoded.
+// does not get. A copy transaction is one compare and puts, so it is
+// appended straight into the protobuf encoding of
+// etcdserverpb.TxnRequest, and of the answer only `succeeded` is read.
 //
-// The wire format (api/etcdserverpb/rpc.proto): TxnRequest has
-// `repeated RequestOp success = 2`; RequestOp has `PutRequest request_put
-// = 2` (in a oneof); PutRequest has `bytes key = 1`, `bytes value = 2`,
-// `int64 lease = 3`. TestWireTxnMatchesProto checks the encoding against
-// the generated messages.
+// The wire format (api/etcdserverpb/rpc.proto): TxnRequest has `repeated
+// Compare compare = 1` and `repeated RequestOp success = 2`; Compare has
+// `CompareTarget target = 2` (MOD = 2), `bytes key = 3`, `int64
+// mod_revision = 6` (in a oneof); RequestOp has `PutRequest request_put =
+// 2` (in a oneof); PutRequest has `bytes key = 1`, `bytes value = 2`,
+// `int64 lease = 3`; TxnResponse has `bool succeeded = 2`.
+// TestWireTxnMatchesProto checks both directions against the generated
+// messages.
 
-// wireTxn is the encoded body of one copy transaction: its puts, as
-// TxnRequest's success field. The zero value is an empty transaction.
+// wireTxn is the encoded body of one copy transaction: a guard, then its
+// puts, as TxnRequest's compare and success fields. The guard makes the
+// transaction apply only while the migration state key is at the
+// revision of this run's last state write: a Txn of a run that died
+// (kill -9, a lost connection) and reaches etcd late, after a new run
+// took over, changes nothing; so does one of a second migrate of the same
+// target. etcd answers such a Txn with succeeded=false (errStateChanged).
 type wireTxn struct {
-	buf  []byte
-	ends []int // where each operation ends in buf, to halve the transaction
+	buf   []byte
+	guard int   // length of the guard at the start of buf
+	ends  []int // where each put ends in buf, to halve the transaction
+}
+
+// newWireTxn starts a transaction guarded by ModRevision(stateKey) ==
+// rev, with room for size bytes.
+func newWireTxn(stateKey string, rev int64, size int) *wireTxn {
+	// Compare: result EQUAL (0, left out), target MOD (2), key,
+	// mod_revision (in a oneof, so present even when 0).
+	cmpLen := 2 + bytesFieldLen(len(stateKey)) + 1 + varintLen(uint64(rev))
+	t := &wireTxn{buf: make([]byte, 0, max(size, 64)), ends: make([]int, 0, maxTxnOps)}
+	t.buf = append(t.buf, 1<<3|2) // TxnRequest.compare
+	t.buf = appendVarint(t.buf, uint64(cmpLen))
+	t.buf = append(t.buf, 2<<3|0, 2) // Compare.target = MOD
+	t.buf = appendBytesField(t.buf, 3, stateKey)
+	t.buf = append(t.buf, 6<<3|0) // Compare.mod_revision
+	t.buf = appendVarint(t.buf, uint64(rev))
+	t.guard = len(t.buf)
+	return t
 }
 
 // put appends a put of key with value and lease (0: none).
@@ -63,14 +89,15 @@ func (t *wireTxn) len() int { return len(t.ends) }
 // as one Txn should carry.
 func (t *wireTxn) full() bool { return len(t.ends) >= maxTxnOps || len(t.buf) >= maxBatchBytes }
 
-// halves splits the transaction into two with half the operations each.
+// halves splits the transaction into two with half the puts each, both
+// with the guard.
 func (t *wireTxn) halves() (*wireTxn, *wireTxn) {
 	n := len(t.ends) / 2
 	cut := t.ends[n-1]
-	a := &wireTxn{buf: t.buf[:cut:cut], ends: t.ends[:n:n]}
-	b := &wireTxn{buf: t.buf[cut:], ends: make([]int, 0, len(t.ends)-n)}
+	a := &wireTxn{buf: t.buf[:cut:cut], guard: t.guard, ends: t.ends[:n:n]}
+	b := &wireTxn{buf: append(t.buf[:t.guard:t.guard], t.buf[cut:]...), guard: t.guard, ends: make([]int, 0, len(t.ends)-n)}
 	for _, e := range t.ends[n:] {
-		b.ends = append(b.ends, e-cut)
+		b.ends = append(b.ends, e-cut+t.guard)
 	}
 	return a, b
 }
@@ -101,13 +128,14 @@ func appendVarint(b []byte, v uint64) []byte {
 	return append(b, byte(v))
 }
 
-// wireCodec sends a *wireTxn as it is encoded and ignores the answer.
-// Its name is the protobuf codec's, so that etcd reads the request as a
-// TxnRequest (the content type stays application/grpc+proto).
+// wireCodec sends a *wireTxn as it is encoded and reads only whether the
+// answer (a TxnResponse) succeeded. Its name is the protobuf codec's, so
+// that etcd reads the request as a TxnRequest (the content type stays
+// application/grpc+proto).
 type wireCodec struct{}
 
-// wireIgnored receives an answer that is not decoded.
-type wireIgnored struct{}
+// wireResult is what the copy needs of a TxnResponse.
+type wireResult struct{ succeeded bool }
 
 func (wireCodec) Name() string { return "proto" }
 
@@ -119,12 +147,44 @@ func (wireCodec) Marshal(v any) ([]byte, error) {
 	return t.buf, nil
 }
 
-func (wireCodec) Unmarshal(_ []byte, v any) error {
-	if _, ok := v.(*wireIgnored); !ok {
+// Unmarshal reads TxnResponse.succeeded (field 2, a varint) and skips the
+// header and the per-put responses.
+func (wireCodec) Unmarshal(data []byte, v any) error {
+	r, ok := v.(*wireResult)
+	if !ok {
 		return fmt.Errorf("wire codec: cannot decode into %T", v)
+	}
+	r.succeeded = false
+	for len(data) > 0 {
+		tag, n := binary.Uvarint(data)
+		if n <= 0 {
+			return errWireAnswer
+		}
+		data = data[n:]
+		switch tag & 7 {
+		case 0: // varint
+			x, n := binary.Uvarint(data)
+			if n <= 0 {
+				return errWireAnswer
+			}
+			data = data[n:]
+			if tag>>3 == 2 {
+				r.succeeded = x != 0
+			}
+		case 2: // length-delimited
+			l, n := binary.Uvarint(data)
+			if n <= 0 || l > uint64(len(data)-n) {
+				return errWireAnswer
+			}
+			data = data[n+int(l):]
+		default:
+			return errWireAnswer
+		}
 	}
 	return nil
 }
+
+var errWireAnswer = errors.New("wire codec: malformed TxnResponse")
 
 // wireCallOpts are clientv3's call options for a Txn (wait for a
 // connection, its send limit) with the wire codec. grpc.ForceCodec is
@@ -135,7 +195,7 @@ var wireCallOpts = []grpc.CallOption{
 	grpc.ForceCodec(wireCodec{}),
 }
 
-// commitWire writes t in one Txn through cli's connection (and so through
+// commitWire writes t in one Txn (errStateChanged if its guard failed) through cli's connection (and so through
 // its interceptors and credentials, as cli.Txn does), or, when the
 // cluster refuses a Txn that large (a --max-txn-ops or
 // --max-request-bytes below the defaults), in two halves, recursively.
@@ -143,9 +203,13 @@ var wireCallOpts = []grpc.CallOption{
 // the number of revisions.
 func commitWire(cli *clientv3.Client, t *wireTxn) error {
 	ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
-	err := cli.ActiveConnection().Invoke(ctx, "/etcdserverpb.KV/Txn", t, &wireIgnored{}, wireCallOpts...)
+	var res wireResult
+	err := cli.ActiveConnection().Invoke(ctx, "/etcdserverpb.KV/Txn", t, &res, wireCallOpts...)
 	cancel()
 	if err == nil {
+		if !res.succeeded {
+			return errStateChanged
+		}
 		return nil
 	}
 	err = rpctypes.Error(err)

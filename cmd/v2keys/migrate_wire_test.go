@@ -21,9 +21,16 @@ type wirePut struct {
 	lease      int64
 }
 
-// protoTxn is the TxnRequest the generated messages build for puts.
+const (
+	testGuardKey = "v2keys-migrate:/p/src"
+	testGuardRev = 1234567
+)
+
+// protoTxn is the TxnRequest the generated messages build for puts with
+// the guard.
 func protoTxn(puts []wirePut) *pb.TxnRequest {
-	r := &pb.TxnRequest{}
+	cmp := clientv3.Compare(clientv3.ModRevision(testGuardKey), "=", testGuardRev)
+	r := &pb.TxnRequest{Compare: []*pb.Compare{cmp.GetCompare()}}
 	for _, p := range puts {
 		r.Success = append(r.Success, &pb.RequestOp{Request: &pb.RequestOp_RequestPut{
 			RequestPut: &pb.PutRequest{Key: []byte(p.key), Value: []byte(p.value), Lease: p.lease}}})
@@ -32,7 +39,7 @@ func protoTxn(puts []wirePut) *pb.TxnRequest {
 }
 
 func encodeWire(puts []wirePut) *wireTxn {
-	t := &wireTxn{}
+	t := newWireTxn(testGuardKey, testGuardRev, 0)
 	for _, p := range puts {
 		t.put(p.key, p.value, p.lease)
 	}
@@ -40,8 +47,10 @@ func encodeWire(puts []wirePut) *wireTxn {
 }
 
 // TestWireTxnMatchesProto: the hand-encoded transaction is byte for byte
-// what the generated etcdserverpb messages encode to, and decodes back to
-// the same puts; its halves are the first and the second half of the puts.
+// what the generated etcdserverpb messages encode to (guard and puts), and
+// decodes back to the same; its halves are the guard with the first and
+// with the second half of the puts; the answer's succeeded is read from
+// what etcd's messages encode, and a malformed answer is an error.
 func TestWireTxnMatchesProto(t *testing.T) {
 	codec := encoding.GetCodecV2(proto.Name)
 	long := strings.Repeat("v", 70000) // lengths of three varint bytes
@@ -93,17 +102,45 @@ func TestWireTxnMatchesProto(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if !bytes.Equal(part.w.buf, want.Materialize()) || part.w.len() != len(part.puts) || len(got.Success) != len(part.puts) {
-					t.Fatalf("half %d: %d ops decoded, %d recorded, want %d", i, len(got.Success), part.w.len(), len(part.puts))
+				if !bytes.Equal(part.w.buf, want.Materialize()) || part.w.len() != len(part.puts) || len(got.Success) != len(part.puts) || len(got.Compare) != 1 {
+					t.Fatalf("half %d: %d ops decoded, %d recorded, want %d; %d compares", i, len(got.Success), part.w.len(), len(part.puts), len(got.Compare))
 				}
 			}
 		})
 	}
+
+	answers := []struct {
+		name string
+		resp *pb.TxnResponse
+	}{
+		{"succeeded", &pb.TxnResponse{Header: &pb.ResponseHeader{ClusterId: 1 << 60, MemberId: 2, Revision: 99999, RaftTerm: 3}, Succeeded: true,
+			Responses: []*pb.ResponseOp{{Response: &pb.ResponseOp_ResponsePut{ResponsePut: &pb.PutResponse{Header: &pb.ResponseHeader{Revision: 99999}}}}}}},
+		{"failed", &pb.TxnResponse{Header: &pb.ResponseHeader{Revision: 5}, Succeeded: false}},
+		{"empty", &pb.TxnResponse{}},
+	}
+	for _, a := range answers {
+		data, err := codec.Marshal(a.resp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var r wireResult
+		if err := (wireCodec{}).Unmarshal(data.Materialize(), &r); err != nil || r.succeeded != a.resp.Succeeded {
+			t.Errorf("answer %s: succeeded %v, %v; want %v", a.name, r.succeeded, err, a.resp.Succeeded)
+		}
+	}
+	for _, bad := range []string{"\x12", "\x10", "\x0a\x05ab", "\x0d\x00\x00\x00\x00", "\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01"} {
+		var r wireResult
+		if err := (wireCodec{}).Unmarshal([]byte(bad), &r); err == nil {
+			t.Errorf("answer %q: no error", bad)
+		}
+	}
 }
 
 // TestCommitWire: a hand-encoded transaction is written by a real etcd
-// (of the matrix's v3 version) as clientv3 would write it, and one larger
-// than the cluster's --max-txn-ops is written in halves.
+// (of the matrix's v3 version) as clientv3 would write it, one larger
+// than the cluster's --max-txn-ops is written in halves, and one whose
+// guard no longer holds (the state key was written since) writes nothing
+// and returns errStateChanged.
 func TestCommitWire(t *testing.T) {
 	c := etcdtest.StartCluster(t, etcdtest.Options{API: etcdtest.V3, Flags: []string{"--max-txn-ops", "10"}})
 	t.Logf("etcd %s", c.Version())
@@ -113,6 +150,17 @@ func TestCommitWire(t *testing.T) {
 	lease, err := cli.Grant(ctx, 600)
 	if err != nil {
 		t.Fatal(err)
+	}
+	put, err := cli.Put(ctx, testGuardKey, "state")
+	if err != nil {
+		t.Fatal(err)
+	}
+	guarded := func(puts []wirePut) *wireTxn {
+		w := newWireTxn(testGuardKey, put.Header.Revision, 0)
+		for _, p := range puts {
+			w.put(p.key, p.value, p.lease)
+		}
+		return w
 	}
 	var puts []wirePut
 	for i := range 37 {
@@ -125,7 +173,7 @@ func TestCommitWire(t *testing.T) {
 		}
 		puts = append(puts, p)
 	}
-	if err := commitWire(cli, encodeWire(puts)); err != nil {
+	if err := commitWire(cli, guarded(puts)); err != nil {
 		t.Fatal(err)
 	}
 	resp, err := cli.Get(ctx, "/w/", clientv3.WithPrefix())
@@ -146,7 +194,26 @@ func TestCommitWire(t *testing.T) {
 		t.Errorf("written in %d revisions, want 4 (halved twice)", revs)
 	}
 	// An error that is not about the size is returned as etcd's.
-	if err := commitWire(cli, encodeWire([]wirePut{{"", "v", 0}})); err == nil || !strings.Contains(err.Error(), "key is not provided") {
+	if err := commitWire(cli, guarded([]wirePut{{"", "v", 0}})); err == nil || !strings.Contains(err.Error(), "key is not provided") {
 		t.Errorf("put of an empty key: %v, want etcd's \"key is not provided\"", err)
+	}
+	// The state key changes (a new run took over): a late Txn of the old
+	// one, large enough to be halved, writes nothing.
+	if _, err := cli.Put(ctx, testGuardKey, "new state"); err != nil {
+		t.Fatal(err)
+	}
+	var late []wirePut
+	for i := range 15 {
+		late = append(late, wirePut{fmt.Sprintf("/w/k%02d", i), "late", 0})
+	}
+	if err := commitWire(cli, guarded(late)); err != errStateChanged {
+		t.Fatalf("late Txn: %v, want errStateChanged", err)
+	}
+	after, err := cli.Get(ctx, "/w/", clientv3.WithPrefix(), clientv3.WithCountOnly())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.Header.Revision != resp.Header.Revision+1 {
+		t.Errorf("revision %d after the late Txn, want %d (only the state key's put)", after.Header.Revision, resp.Header.Revision+1)
 	}
 }
