@@ -213,14 +213,24 @@ func (m *migrator) failCopy(err error) int {
 // retry runs an idempotent write until it succeeds, for up to a minute:
 // a v3 cluster electing a leader refuses writes for a moment.
 func (m *migrator) retry(write func() error) error {
+	return m.retryUntil(context.Background(), write)
+}
+
+// retryUntil is retry that makes no new attempt once ctx is done (the
+// error is then the last attempt's).
+func (m *migrator) retryUntil(ctx context.Context, write func() error) error {
 	deadline := time.Now().Add(time.Minute)
 	for {
 		err := write()
-		if err == nil || errors.Is(err, errStateChanged) || time.Now().After(deadline) {
+		if err == nil || errors.Is(err, errStateChanged) || time.Now().After(deadline) || ctx.Err() != nil {
 			return err
 		}
 		m.warn(err)
-		time.Sleep(500 * time.Millisecond)
+		select {
+		case <-time.After(500 * time.Millisecond):
+		case <-ctx.Done():
+			return err
+		}
 	}
 }
 

@@ -28,8 +28,15 @@ import (
 // depends on no v2 history, so nothing between the two runs can be missed.
 
 // testHookCopied, when set by a test, is called after each batch of the
-// copy is queued, with the number of keys queued so far.
+// copy is queued for the writers, with the number of keys queued so far.
 var testHookCopied func(keys int64)
+
+// copyBatch is one Txn of the copy and what it holds, counted in the
+// summary once written.
+type copyBatch struct {
+	txn                  *wireTxn
+	puts, putBytes, dirs int64
+}
 
 // copyEntry is a key an earlier attempt of the copy wrote.
 type copyEntry struct {
@@ -101,38 +108,47 @@ func (m *migrator) copy(fresh bool) (*client.Follower, error) {
 	}
 
 	prog := newProgress("copied", e.stderr)
-	batches := make(chan *wireTxn, m.workers)
+	// The writers. On an interruption (SIGINT, SIGTERM) the Txns in flight
+	// finish, and the batches still queued are dropped: a re-run resumes
+	// the copy, writing what they held.
+	batches := make(chan *copyBatch, m.workers)
 	var wg sync.WaitGroup
 	var werr atomic.Pointer[error]
 	for i := 0; i < m.workers; i++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for t := range batches {
-				if werr.Load() != nil {
+			for cb := range batches {
+				if werr.Load() != nil || e.ctx.Err() != nil {
 					continue
 				}
-				if err := m.retry(func() error { return commitWire(m.v3, t) }); err != nil {
+				err := m.retryUntil(e.ctx, func() error { return commitWire(m.v3, cb.txn) })
+				if err != nil {
 					werr.CompareAndSwap(nil, &err)
+					continue
 				}
+				m.keys.Add(cb.puts)
+				m.bytes.Add(cb.putBytes)
+				m.dirs.Add(cb.dirs)
 			}
 		}()
 	}
-	// The batch being filled, and what it holds.
-	b := newWireTxn(m.state.key, before, 0)
-	var puts, putBytes, dirs int64
+	// The batch being filled.
+	b := &copyBatch{txn: newWireTxn(m.state.key, before, 0)}
+	var queued int64
 	send := func() {
-		if b.len() == 0 {
+		if b.txn.len() == 0 {
 			return
 		}
-		batches <- b // the workers own it now
-		n := m.keys.Add(puts)
-		m.bytes.Add(putBytes)
-		m.dirs.Add(dirs)
-		puts, putBytes, dirs = 0, 0, 0
-		b = newWireTxn(m.state.key, before, cap(b.buf))
+		select {
+		case batches <- b: // the workers own it now
+		case <-e.ctx.Done():
+			return
+		}
+		queued += b.puts
+		b = &copyBatch{txn: newWireTxn(m.state.key, before, cap(b.txn.buf))}
 		if testHookCopied != nil {
-			testHookCopied(n)
+			testHookCopied(queued)
 		}
 	}
 	var rerr error
@@ -182,20 +198,20 @@ func (m *migrator) copy(fresh bool) (*client.Follower, error) {
 		}
 		if n.Dir {
 			// Empty directories and directory TTLs are copied too.
-			b.put(key, "", int64(lease))
-			dirs++
+			b.txn.put(key, "", int64(lease))
+			b.dirs++
 			m.known[n.Key] = true
 		} else {
-			b.put(key, n.Value, int64(lease))
-			puts++
-			putBytes += int64(len(key) + len(n.Value))
+			b.txn.put(key, n.Value, int64(lease))
+			b.puts++
+			b.putBytes += int64(len(key) + len(n.Value))
 		}
 		prog.Add(len(n.Key) + len(n.Value))
-		if b.full() {
+		if b.txn.full() {
 			send()
 		}
 	}
-	if rerr == nil && werr.Load() == nil {
+	if rerr == nil && werr.Load() == nil && e.ctx.Err() == nil {
 		send()
 	}
 	close(batches)

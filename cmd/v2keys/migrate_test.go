@@ -218,11 +218,7 @@ func TestMigrateResume(t *testing.T) {
 
 	// Interrupted mid-copy.
 	ctx, cancel := context.WithCancel(context.Background())
-	testHookCopied = func(n int64) {
-		if n >= 1000 {
-			cancel()
-		}
-	}
+	testHookCopied = interruptAfter(t, cli, "/res"+src+"/", 1000, cancel)
 	var out, errb syncBuffer
 	code := runContext(ctx, []string{"--endpoints", ep, "migrate", "--follow", "--prefix", "/res", src}, strings.NewReader(""), &out, &errb)
 	testHookCopied = nil
