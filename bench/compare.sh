@@ -31,7 +31,7 @@
 # Set, CAS at 1 and 16 goroutines) and BenchmarkOnV3RecursiveGet (100k
 # keys) in --rounds alternating rounds (default 5), then one run of
 # BenchmarkOnV3WatchBurst (20,000 writes; --no-watch skips it). Prints the
-# medians with the ratios onv3/clientv3 and v2/clientv3, and the 1-minute
+# medians with the ratios onv3/clientv3, onv3/v3txn and v2/clientv3, and the 1-minute
 # load average before each round.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -169,5 +169,5 @@ if [ $onv3 = 1 ] || [ $smoke = 1 ]; then
 	echo
 	echo "onv3 and native v2 over raw clientv3 (one etcd 3.4, --enable-v2): below 1.00x uses less."
 	echo
-	go run ./cmd/ratio -impls onv3,clientv3,v2 -ratios onv3/clientv3,v2/clientv3 "$out/bench.txt"
+	go run ./cmd/ratio -impls onv3,clientv3,v3txn,v2 -ratios onv3/clientv3,onv3/v3txn,v2/clientv3 "$out/bench.txt"
 fi

@@ -22,6 +22,12 @@ import (
 //   - clientv3: raw go.etcd.io/etcd/client/v3 doing the least work the same
 //     v2 operation needs (the floor onv3 is measured against), on the same
 //     clientv3 client as onv3;
+//   - v3txn: raw clientv3 doing the least a v3 client must do to keep the
+//     v2 operation's meaning, without onv3's action records: one
+//     transaction that reads (get) or writes (set, cas) the key only while
+//     its directories exist and it is no directory, returning the previous
+//     value (v2 answers with prevNode). It separates what the v2 semantics
+//     cost on v3 from what onv3 adds;
 //   - v2: this repository's root client on the native v2 API, with the
 //     same guarantee (Quorum reads).
 //
@@ -32,7 +38,7 @@ import (
 // onv3Impls are the clients of the onv3 benchmarks; BENCH_ROUND rotates
 // which one runs first.
 func onv3Impls(tb testing.TB) []string {
-	all := []string{"onv3", "clientv3", "v2"}
+	all := []string{"onv3", "clientv3", "v3txn", "v2"}
 	round := 0
 	if s := os.Getenv("BENCH_ROUND"); s != "" {
 		r, err := strconv.Atoi(s)
@@ -146,6 +152,7 @@ func BenchmarkOnV3(b *testing.B) {
 			}
 		},
 	}
+	mkSets["v3txn"] = func() onv3OpSet { return v3txnOps(b, e, setKey, casKey, workers) }
 	sets := map[string]onv3OpSet{}
 	for name, mk := range mkSets {
 		sets[name] = mk()
@@ -205,6 +212,65 @@ func keysOps(b *testing.B, k v2keys.KeysAPI, setKey, casKey func(int) string, wo
 	}
 }
 
+// v3txnOps are the v3txn operations: single transactions with the
+// conditions of the v2 operation (the directories above the key exist,
+// the key is no directory) on keys of their own (below /txn).
+func v3txnOps(b *testing.B, e *onv3Env, setKey, casKey func(int) string, workers int) onv3OpSet {
+	b.Helper()
+	ctx := context.Background()
+	l := onv3.Layout{Prefix: e.prefix}
+	conds := func(key string) []clientv3.Cmp {
+		var cmps []clientv3.Cmp
+		for _, a := range onv3.Ancestors(key) {
+			cmps = append(cmps, clientv3.Compare(clientv3.CreateRevision(l.DirKey(a)), ">", 0))
+		}
+		return append(cmps, clientv3.Compare(clientv3.CreateRevision(l.DirKey(key)), "=", 0))
+	}
+	idx := make([]int64, workers)
+	for w := range workers {
+		for _, k := range []string{setKey(w), casKey(w)} {
+			// Through onv3, so that the directories' markers exist.
+			r, err := e.onv3.Set(ctx, "/txn"+k, "0", nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			idx[w] = int64(r.Node.ModifiedIndex)
+		}
+	}
+	getKey := "/ob/key"
+	getOps := []clientv3.Op{clientv3.OpGet(l.FileKey(getKey)), clientv3.OpGet(l.DirKey(getKey))}
+	for _, a := range onv3.Ancestors(getKey) {
+		getOps = append(getOps, clientv3.OpGet(l.DirKey(a)))
+	}
+	return onv3OpSet{
+		get: func(ctx context.Context, _ int) error {
+			_, err := e.cli.Txn(ctx).Then(getOps...).Commit()
+			return err
+		},
+		set: func(ctx context.Context, w int) error {
+			k := "/txn" + setKey(w)
+			t, err := e.cli.Txn(ctx).If(conds(k)...).Then(clientv3.OpPut(l.FileKey(k), keyValue, clientv3.WithPrevKV())).Commit()
+			if err == nil && !t.Succeeded {
+				err = fmt.Errorf("v3txn: set of %s failed", k)
+			}
+			return err
+		},
+		cas: func(ctx context.Context, w int) error {
+			k := "/txn" + casKey(w)
+			cmps := append(conds(k), clientv3.Compare(clientv3.ModRevision(l.FileKey(k)), "=", idx[w]))
+			t, err := e.cli.Txn(ctx).If(cmps...).Then(clientv3.OpPut(l.FileKey(k), keyValue, clientv3.WithPrevKV())).Commit()
+			if err != nil {
+				return err
+			}
+			if !t.Succeeded {
+				return fmt.Errorf("v3txn: compare-and-swap of %s at %d failed", k, idx[w])
+			}
+			idx[w] = t.Header.Revision
+			return nil
+		},
+	}
+}
+
 // BenchmarkOnV3RecursiveGet times a recursive Get of a subtree of 100
 // directories of 1,000 keys (10 of 100 under BENCH_SMOKE) through onv3 and
 // native v2 (Quorum, unsorted), beside one raw clientv3 range Get of the
@@ -238,6 +304,9 @@ func BenchmarkOnV3RecursiveGet(b *testing.B) {
 	want := map[string]int{"clientv3": 1 + dirs*(per+1), "onv3": dirs * (per + 1), "v2": dirs * (per + 1)}
 	b.Run("keys="+label, func(b *testing.B) {
 		for _, im := range onv3Impls(b) {
+			if get[im] == nil {
+				continue // v3txn: one range Get is the floor already
+			}
 			b.Run("impl="+im, func(b *testing.B) {
 				// One untimed read checks that the whole tree arrives.
 				if n, err := get[im](); err != nil || n != want[im] {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"sort"
 	"time"
+	"unsafe"
 
 	"github.com/v2keys/client"
 	"go.etcd.io/etcd/api/v3/mvccpb"
@@ -66,28 +67,27 @@ func dirNode(key string, kv *mvccpb.KeyValue) *client.Node {
 // own marker excluded), as v2 lists them: hidden names left out, child
 // directories without their children unless recursive, keys below a missing
 // marker (orphans) left out.
+//
+// It is the client's own work on a large Get, so it allocates little: the
+// nodes come from one slice, their keys and values point into the bytes of
+// kvs (which the caller's response owns alone and nobody changes), and
+// the children of every directory are carved from one slice of pointers
+// sized by a first pass.
 func (k *keysAPI) listing(ctx context.Context, dir string, kvs []*mvccpb.KeyValue, recursive, sorted bool, t *ttls) (client.Nodes, error) {
-	// Keys and values are copied into one string, and nodes taken from
-	// one slice: two allocations instead of three per key.
-	size := 0
-	for _, kv := range kvs {
-		size += len(kv.Key) + len(kv.Value)
-	}
-	buf := make([]byte, 0, size)
-	for _, kv := range kvs {
-		buf = append(append(buf, kv.Key...), kv.Value...)
-	}
-	all := string(buf)
+	const (
+		root    = -1 // the parent is dir itself
+		skipped = -2 // not listed
+	)
 	slab := make([]client.Node, len(kvs))
-	root := &client.Node{Key: dir, Dir: true}
-	dirs := map[string]*client.Node{dir: root}
-	lastKey, last := dir, root
-	off := 0
+	parents := make([]int32, len(kvs))
+	children := make([]int32, len(kvs)) // number of listed children of each node
+	rootChildren := 0
+	dirs := map[string]int32{dir: root}
+	lastKey, last := dir, int32(root)
+	listed := 0
 	for i, kv := range kvs {
-		v3key := all[off : off+len(kv.Key)]
-		value := all[off+len(kv.Key) : off+len(kv.Key)+len(kv.Value)]
-		off += len(kv.Key) + len(kv.Value)
-		key, kind := k.l.Parse(v3key)
+		parents[i] = skipped
+		key, kind := k.l.Parse(bytesString(kv.Key))
 		if kind != File && kind != Dir {
 			continue
 		}
@@ -97,30 +97,72 @@ func (k *keysAPI) listing(ctx context.Context, dir string, kvs []*mvccpb.KeyValu
 		}
 		parent := last
 		if parentKey != lastKey {
-			if parent = dirs[parentKey]; parent == nil {
+			p, ok := dirs[parentKey]
+			if !ok {
 				continue // an orphan: its directory expired
 			}
-			lastKey, last = parentKey, parent
+			parent, lastKey, last = p, parentKey, p
 		}
 		n := &slab[i]
 		n.Key, n.CreatedIndex, n.ModifiedIndex = key, uint64(kv.CreateRevision), uint64(kv.ModRevision)
 		if kind == Dir {
 			n.Dir = true
-			dirs[key] = n
+			dirs[key] = int32(i)
 		} else {
-			n.Value = value
+			n.Value = bytesString(kv.Value)
 		}
 		if err := t.fill(ctx, n, kv.Lease); err != nil {
 			return nil, err
 		}
-		if !Hidden(key) {
-			parent.Nodes = append(parent.Nodes, n)
+		if Hidden(key) {
+			continue // built (its children find it), not listed
+		}
+		parents[i] = parent
+		listed++
+		if parent == root {
+			rootChildren++
+		} else {
+			children[parent]++
+		}
+	}
+	ptrs := make([]*client.Node, listed)
+	rootNodes := client.Nodes(ptrs[:0:rootChildren])
+	off := rootChildren
+	for i := range slab {
+		if c := int(children[i]); c > 0 {
+			slab[i].Nodes = ptrs[off : off : off+c]
+			off += c
+		}
+	}
+	for i, p := range parents {
+		switch p {
+		case skipped:
+		case root:
+			rootNodes = append(rootNodes, &slab[i])
+		default:
+			slab[p].Nodes = append(slab[p].Nodes, &slab[i])
 		}
 	}
 	if sorted {
-		for _, d := range dirs {
-			sort.Sort(d.Nodes)
+		sort.Sort(rootNodes)
+		for _, i := range dirs {
+			if i != root {
+				sort.Sort(slab[i].Nodes)
+			}
 		}
 	}
-	return root.Nodes, nil
+	if len(rootNodes) == 0 {
+		return nil, nil
+	}
+	return rootNodes, nil
+}
+
+// bytesString is b as a string without a copy. It is used only on the
+// keys and values of a v3 response that onv3 holds alone and never
+// changes, so the string stays immutable.
+func bytesString(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(&b[0], len(b))
 }

@@ -16,7 +16,7 @@ type belowMode int
 const (
 	belowFirst belowMode = iota // the first key only (the marker, if any)
 	belowKeys                   // every key, without values
-	belowAll                    // every key with its value
+	belowAll                    // every key with its value (a Get: ancestors' markers only)
 )
 
 // pathView is the state of one v2 key and its ancestors, read in one
@@ -27,7 +27,7 @@ type pathView struct {
 	clusterID uint64
 	anc       []string
 	ancFile   []*mvccpb.KeyValue // file at each ancestor, or nil
-	ancFirst  []*mvccpb.KeyValue // first key below each ancestor, or nil
+	ancFirst  []*mvccpb.KeyValue // first key below each ancestor (a Get: its marker), or nil
 	file      *mvccpb.KeyValue   // file at key, or nil
 	below     []*mvccpb.KeyValue // keys below key (from its marker on)
 }
@@ -55,8 +55,17 @@ func (k *keysAPI) pathOps(key string, mode belowMode, serializable bool) []clien
 	ops := make([]clientv3.Op, 0, 2*len(anc)+2)
 	for _, a := range anc {
 		start, end := k.l.Below(a)
-		ops = append(ops, clientv3.OpGet(k.l.FileKey(a), opt()...),
-			clientv3.OpGet(start, opt(clientv3.WithRange(end), clientv3.WithLimit(1), clientv3.WithKeysOnly())...))
+		below := clientv3.OpGet(start, opt(clientv3.WithRange(end), clientv3.WithLimit(1), clientv3.WithKeysOnly())...)
+		if mode == belowAll {
+			// A Get needs only whether the ancestor is a directory: its
+			// marker, the first key of its range when it exists. A write
+			// also needs to know of keys below a missing marker (orphans
+			// to reap), hence the first key of the range; etcd walks the
+			// whole range of a limited read to count it, so a Get does
+			// without.
+			below = clientv3.OpGet(k.l.DirKey(a), opt(clientv3.WithKeysOnly())...)
+		}
+		ops = append(ops, clientv3.OpGet(k.l.FileKey(a), opt()...), below)
 	}
 	start, end := k.l.Below(key)
 	ops = append(ops, clientv3.OpGet(k.l.FileKey(key), opt()...))

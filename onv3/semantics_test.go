@@ -251,7 +251,12 @@ func TestWatchManyResumed(t *testing.T) {
 	w := k.Watcher("/m", &client.WatcherOptions{AfterIndex: start.Index, Recursive: true})
 	defer w.(interface{ Close() error }).Close()
 	const n = 300
+	// The writer's last Set may return after its event reached the
+	// watcher: the test waits for it, so that ctx is not cancelled under it.
+	writerDone := make(chan struct{})
+	defer func() { <-writerDone }()
 	go func() {
+		defer close(writerDone)
 		for i := range n {
 			if _, err := k.Set(ctx, fmt.Sprintf("/m/k%d", i%7), fmt.Sprint(i), nil); err != nil {
 				t.Error(err)

@@ -11,6 +11,7 @@ import (
 	"github.com/v2keys/client"
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 	"go.etcd.io/etcd/api/v3/mvccpb"
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
@@ -131,7 +132,7 @@ func (w *watcher) Next(ctx context.Context) (*client.Response, error) {
 		}
 		if !ok {
 			w.stop()
-			return nil, errors.New("onv3: watch stream ended (the clientv3 client was closed)")
+			return nil, w.ended()
 		}
 		if wr.CompactRevision != 0 {
 			w.stop()
@@ -139,6 +140,9 @@ func (w *watcher) Next(ctx context.Context) (*client.Response, error) {
 		}
 		if err := wr.Err(); err != nil {
 			w.stop()
+			if errors.Is(err, rpctypes.ErrNoLeader) || rpctypes.ErrorDesc(err) == rpctypes.ErrorDesc(rpctypes.ErrNoLeader) {
+				return nil, fmt.Errorf("onv3: watch stream ended: the member lost its leader, which the watch requires (%w); the next Next resumes after the last delivered event", err)
+			}
 			return nil, fmt.Errorf("onv3: watch: %w", err)
 		}
 		if wr.Created {
@@ -152,6 +156,20 @@ func (w *watcher) Next(ctx context.Context) (*client.Response, error) {
 			return nil, err
 		}
 	}
+}
+
+// ended is the error of a watch channel that clientv3 closed without a
+// last response. It does so when the client was closed, and also when the
+// server ended the stream (a member without a leader ends every watch that
+// requires one, as onv3's do) while the channel's buffer held an event no
+// Next had read yet: clientv3 then drops the reason after 250 ms.
+func (w *watcher) ended() error {
+	if w.k.c.Ctx().Err() != nil {
+		return errors.New("onv3: watch stream ended: the clientv3 client was closed")
+	}
+	return errors.New("onv3: watch stream ended by the server with the clientv3 client open, its reason lost " +
+		"while no Next was waiting (a member ends the watch when it has no leader, which the watch requires); " +
+		"the next Next resumes after the last delivered event")
 }
 
 func (w *watcher) open() {

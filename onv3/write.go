@@ -37,9 +37,12 @@ func dirRecord(action string, created, mod int64) string {
 
 // plan is one transaction decided from a pathView.
 type plan struct {
-	cmps   []clientv3.Cmp
-	ops    []clientv3.Op
-	record string // action record value for the key
+	cmps []clientv3.Cmp
+	ops  []clientv3.Op
+	// record is the action record's value for the key; "" writes none:
+	// a plain Set of one key, whose one put a watcher reads as "set"
+	// without a record, as it reads a plain v3 client's put.
+	record string
 	// recordKey is the v2 key the record names, when not the key written.
 	recordKey string
 	// answer builds the response from the revision of the commit.
@@ -99,18 +102,22 @@ func (k *keysAPI) write(ctx context.Context, key string, mode belowMode, decide 
 			}
 			cmps = append(v.guards(k.l), p.cmps...)
 		}
-		rec, err := k.rec.get(ctx)
-		if err != nil {
-			return nil, readErr(ctx, err)
+		ops := p.ops
+		var rec clientv3.LeaseID
+		if p.record != "" {
+			var err error
+			if rec, err = k.rec.get(ctx); err != nil {
+				return nil, readErr(ctx, err)
+			}
+			recKey := key
+			if p.recordKey != "" {
+				recKey = p.recordKey
+			}
+			ops = append(ops, clientv3.OpPut(k.l.RecordKey(recKey), p.record, clientv3.WithLease(rec)))
 		}
-		recKey := key
-		if p.recordKey != "" {
-			recKey = p.recordKey
-		}
-		ops := append(p.ops, clientv3.OpPut(k.l.RecordKey(recKey), p.record, clientv3.WithLease(rec)))
 		resp, err := k.c.Txn(ctx).If(cmps...).Then(ops...).Else(reads...).Commit()
 		if err != nil {
-			if k.dropLeaseOn(err, rec) {
+			if rec != 0 && k.dropLeaseOn(err, rec) {
 				v = nil
 				continue
 			}
@@ -327,7 +334,15 @@ func (w *setWrite) fast() *plan {
 		cmps = append(cmps, clientv3.Compare(clientv3.CreateRevision(file), "=", 0))
 	}
 	put := clientv3.OpPut(file, w.value, append(w.putOpts(), clientv3.WithPrevKV())...)
-	return &plan{cmps: cmps, ops: []clientv3.Op{put}, record: action,
+	record := action
+	if action == actionSet {
+		// The transaction writes this one key and no marker (the
+		// directories exist): its put alone tells a watcher "set", so
+		// the record, a second key on a lease, is left out (it costs
+		// the server about as much as the put).
+		record = ""
+	}
+	return &plan{cmps: cmps, ops: []clientv3.Op{put}, record: record,
 		answerTxn: func(ctx context.Context, resp *clientv3.TxnResponse) (*client.Response, error) {
 			rev := resp.Header.Revision
 			r := &client.Response{Action: action}
