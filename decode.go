@@ -7,11 +7,13 @@ package client
 // outputs: a tree (a Response, for KeysAPI.Get), or nodes handed out one by
 // one (for Walk, OpenSnapshot and the command's export).
 //
-// Window. A streamed body passes through one buffer, 64 KiB at first, that
-// grows only when a single token does not fit in half of it, up to the
-// decode's token limit (Config.MaxResponseBytes). A token (string, number, literal) is made whole in the window
-// before the lexer reads it; structure (objects, arrays, whitespace) never
-// needs to be whole.
+// Window. A streamed body passes through one buffer, 64 KiB at first. A
+// token (string, number, literal) is made whole in the window before the
+// lexer reads it; structure (objects, arrays, whitespace) never needs to
+// be whole. A string value that fills half the window without ending is
+// read past it, into storage of its own (decode_long.go); any other token
+// that long makes the window grow, up to the decode's token limit
+// (Config.MaxResponseBytes), which bounds string values too.
 //
 // Aliasing. Every string the decoder stores in a Response or Node is one
 // of:
@@ -24,7 +26,9 @@ package client
 //     and, for a streamed body, every string (the window is reused). A
 //     block is only ever appended to: bytes that back a string are never
 //     written again, and when a block runs out of room a new one is
-//     allocated rather than the old one reused.
+//     allocated rather than the old one reused;
+//   - for a string read past the window, a view of the buffer it was
+//     joined or unescaped into, which holds that string only.
 //
 // Either way the bytes behind a string are immutable for as long as the
 // string can be reached, which is what Go requires of a string. The cost is
@@ -41,7 +45,6 @@ package client
 // streamed body, whose rest is unknown, slabs start small and double.
 
 import (
-	"bytes"
 	"fmt"
 	"io"
 	"math"
@@ -245,8 +248,7 @@ func (d *decoder) more() (shift int, err error) {
 	if keep > len(d.win)/2 {
 		// A token fills half the window: grow, so that reads stay large.
 		if int64(keep) >= d.maxToken {
-			d.rerr = &readError{fmt.Errorf("%w: a JSON value longer than %d bytes", ErrResponseTooLarge, d.maxToken)}
-			return 0, d.rerr
+			return 0, d.tooLong()
 		}
 		size := 2 * int64(len(d.win))
 		if d.maxToken < size-windowSize {
@@ -264,11 +266,7 @@ func (d *decoder) more() (shift int, err error) {
 		n, err := d.r.Read(d.win[keep:])
 		d.buf = d.win[:keep+n]
 		if err != nil {
-			if err == io.EOF {
-				d.rerr = io.EOF
-			} else {
-				d.rerr = &readError{err}
-			}
+			d.setReadErr(err)
 			if n > 0 {
 				return shift, nil
 			}
@@ -330,39 +328,6 @@ func (d *decoder) lit(lit string) error {
 		return err
 	}
 	return d.literal(lit)
-}
-
-// wholeString makes the string at pos (its opening quote) whole in the
-// window and returns the index just past its closing quote, or -1 if the
-// body ends first.
-func (d *decoder) wholeString() (end int, err error) {
-	return d.wholeStringFrom(d.pos + 1)
-}
-
-// wholeStringFrom is wholeString for a string none of whose bytes before
-// buf[i] is a quote. A quote ends the string when an even number of
-// backslashes precedes it; the lexer checks the rest.
-func (d *decoder) wholeStringFrom(i int) (end int, err error) {
-	for {
-		if k := bytes.IndexByte(d.buf[i:], '"'); k >= 0 {
-			q := i + k
-			b := q
-			for b > d.pos+1 && d.buf[b-1] == '\\' {
-				b--
-			}
-			if (q-b)%2 == 0 {
-				return q + 1, nil
-			}
-			i = q + 1
-			continue
-		}
-		i = len(d.buf)
-		shift, err := d.more()
-		if err != nil {
-			return -1, endOK(err)
-		}
-		i -= shift
-	}
 }
 
 // wholeNumber makes the number at pos whole in the window, with the byte

@@ -29,11 +29,14 @@ func (d *decoder) nodeString(p *string, f int, seen *uint8) error {
 		*p = d.keep(d.buf[start:j])
 		return nil
 	}
-	end, err := d.wholeStringFrom(j)
-	if err != nil {
+	end, s, long, err := d.stringEnd(j, true)
+	switch {
+	case err != nil:
 		return err
-	}
-	if end < 0 { // the body ends within the string: let str report it
+	case long: // decoded past the window: nothing left to unescape
+		*p = s
+		return nil
+	case end < 0: // the body ends within the string: let str report it
 		return d.stringField(p)
 	}
 	start = d.pos + 1
@@ -73,9 +76,9 @@ func (d *decoder) str() (string, error) {
 	need := 0
 	if d.r != nil {
 		plain := i - start
-		end, err := d.wholeStringFrom(i)
-		if err != nil {
-			return "", err
+		end, s, long, err := d.stringEnd(i, true)
+		if err != nil || long {
+			return s, err
 		}
 		start = d.pos + 1
 		i = start + plain
