@@ -30,7 +30,7 @@ func longStringBodies() []string {
 		node(longValue(escaped, 1200<<10)),
 		node(longValue("Grüße 日本 🚀 ", 70<<10)),
 		node(longValue("ok \xff\xfe\xc0 ", 50<<10)), // every invalid byte becomes 3
-		node(longValue("x", 40<<10) + `\\\\`),    // ends with backslashes
+		node(longValue("x", 40<<10) + `\\\\`),       // ends with backslashes
 		node(longValue(`\\`, 40<<10)),
 		// The long string is the key, the action, a prevNode's value,
 		// and is followed by more nodes.

@@ -21,35 +21,48 @@ const (
 	fieldTTL
 )
 
+// fieldNames are the names of the fields, as etcd writes them.
+var fieldNames = [...]string{
+	fieldAction:        "action",
+	fieldNode:          "node",
+	fieldPrevNode:      "prevNode",
+	fieldKey:           "key",
+	fieldDir:           "dir",
+	fieldValue:         "value",
+	fieldNodes:         "nodes",
+	fieldCreatedIndex:  "createdIndex",
+	fieldModifiedIndex: "modifiedIndex",
+	fieldExpiration:    "expiration",
+	fieldTTL:           "ttl",
+}
+
+// fieldByFirst[c] is the field whose name starts with c, or fieldUnknown:
+// the names start with different letters, but for node and nodes (node,
+// which its callers tell apart from nodes).
+var fieldByFirst = func() (t [256]uint8) {
+	for f, name := range fieldNames {
+		if name != "" && t[name[0]] == fieldUnknown {
+			t[name[0]] = uint8(f)
+		}
+	}
+	return t
+}()
+
 // fieldOf returns the identifier of an exactly matching field name, or
 // fieldUnknown. The names of both levels share one table: a key is only
 // acted on when it belongs to the object being decoded.
 func fieldOf(name []byte) int {
-	switch string(name) { // no allocation: the compiler compares in place
-	case "key":
-		return fieldKey
-	case "dir":
-		return fieldDir
-	case "value":
-		return fieldValue
-	case "nodes":
-		return fieldNodes
-	case "createdIndex":
-		return fieldCreatedIndex
-	case "modifiedIndex":
-		return fieldModifiedIndex
-	case "expiration":
-		return fieldExpiration
-	case "ttl":
-		return fieldTTL
-	case "action":
-		return fieldAction
-	case "node":
-		return fieldNode
-	case "prevNode":
-		return fieldPrevNode
+	if len(name) == 0 {
+		return fieldUnknown
 	}
-	return fieldUnknown
+	f := int(fieldByFirst[name[0]])
+	if f == fieldNode && len(name) == len("nodes") {
+		f = fieldNodes
+	}
+	if string(name) != fieldNames[f] {
+		return fieldUnknown
+	}
+	return f
 }
 
 // knownFieldName recognizes, at the start of b (just past an opening
@@ -61,38 +74,15 @@ func knownFieldName(b []byte) (field, n int) {
 	if len(b) < len(`modifiedIndex"`) {
 		return fieldUnknown, 0
 	}
-	var name string
-	switch b[0] {
-	case 'k':
-		field, name = fieldKey, `key"`
-	case 'v':
-		field, name = fieldValue, `value"`
-	case 'm':
-		field, name = fieldModifiedIndex, `modifiedIndex"`
-	case 'c':
-		field, name = fieldCreatedIndex, `createdIndex"`
-	case 'd':
-		field, name = fieldDir, `dir"`
-	case 'n':
-		field, name = fieldNodes, `nodes"`
-		if b[4] == '"' {
-			field, name = fieldNode, `node"`
-		}
-	case 'e':
-		field, name = fieldExpiration, `expiration"`
-	case 't':
-		field, name = fieldTTL, `ttl"`
-	case 'a':
-		field, name = fieldAction, `action"`
-	case 'p':
-		field, name = fieldPrevNode, `prevNode"`
-	default:
+	f := int(fieldByFirst[b[0]])
+	if f == fieldNode && b[4] != '"' {
+		f = fieldNodes
+	}
+	name := fieldNames[f]
+	if f == fieldUnknown || string(b[:len(name)]) != name || b[len(name)] != '"' {
 		return fieldUnknown, 0
 	}
-	if string(b[:len(name)]) != name {
-		return fieldUnknown, 0
-	}
-	return field, len(name)
+	return f, len(name) + 1
 }
 
 // nodeOutput says what becomes of a decoded node.
