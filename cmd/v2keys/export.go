@@ -20,12 +20,7 @@ import (
 // the header's index and memory does not grow with the subtree. A file is written
 // under a temporary name and renamed when complete: an interrupted export
 // leaves no partial file behind.
-func cmdExport(e *env, c *command, args []string) int {
-	fs := e.newFlags(c, "")
-	args, ok := e.parseArgs(fs, args, 2, 2)
-	if !ok {
-		return ExitBadArgs
-	}
+func cmdExport(e *env, args []string) int {
 	if len(args) != 2 {
 		return e.fail(ExitBadArgs, errors.New("key and output file (or - for stdout) required"))
 	}

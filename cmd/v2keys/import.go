@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -26,51 +27,48 @@ import (
 // (a key's directories always exist by the time it is sent). A node's
 // remaining TTL is its expiration minus now, rounded up to whole seconds;
 // a node already expired is skipped and counted, with its whole subtree.
-func cmdImport(e *env, c *command, args []string) int {
-	fs := e.newFlags(c, "")
+func cmdImport(fs *flag.FlagSet) action {
 	workers := fs.Int("concurrency", 16, "number of keys written in parallel")
-	args, ok := e.parseArgs(fs, args, 1, 2)
-	if !ok {
-		return ExitBadArgs
-	}
-	if len(args) == 0 {
-		return e.fail(ExitBadArgs, errors.New("input file (or - for stdin) required"))
-	}
-	if *workers < 1 {
-		return e.fail(ExitBadArgs, errors.New("--concurrency must be at least 1"))
-	}
-	src := args[0]
-
-	// Pass 1: validate. Stdin is spooled to a temporary file on the way,
-	// so that pass 2 can read it again without holding it in memory.
-	in, cleanup, checked, err := e.validateInput(src)
-	if err != nil {
-		return e.fail(ExitBadArgs, fmt.Errorf("%s: %w; nothing was imported", src, err))
-	}
-	defer cleanup()
-	header := checked.header
-
-	target := header.Prefix
-	if len(args) == 2 {
-		if target = canonicalKey("/" + strings.TrimPrefix(args[1], "/")); !validKey(target) {
-			return e.fail(ExitBadArgs, fmt.Errorf("bad target prefix %q", args[1]))
+	return func(e *env, args []string) int {
+		if len(args) == 0 {
+			return e.fail(ExitBadArgs, errors.New("input file (or - for stdin) required"))
 		}
-	}
+		if *workers < 1 {
+			return e.fail(ExitBadArgs, errors.New("--concurrency must be at least 1"))
+		}
+		src := args[0]
 
-	cl, code := e.newClient(true)
-	if cl == nil {
-		return code
+		// Pass 1: validate. Stdin is spooled to a temporary file on the way,
+		// so that pass 2 can read it again without holding it in memory.
+		in, cleanup, checked, err := e.validateInput(src)
+		if err != nil {
+			return e.fail(ExitBadArgs, fmt.Errorf("%s: %w; nothing was imported", src, err))
+		}
+		defer cleanup()
+		header := checked.header
+
+		target := header.Prefix
+		if len(args) == 2 {
+			if target = canonicalKey("/" + strings.TrimPrefix(args[1], "/")); !validKey(target) {
+				return e.fail(ExitBadArgs, fmt.Errorf("bad target prefix %q", args[1]))
+			}
+		}
+
+		cl, code := e.newClient(true)
+		if cl == nil {
+			return code
+		}
+		imp := &importer{
+			e:       e,
+			keys:    client.NewKeysAPI(cl),
+			base:    strings.TrimSuffix(header.Prefix, "/"),
+			target:  strings.TrimSuffix(target, "/"),
+			prog:    newProgress("imported", e.stderr),
+			jobs:    make(chan importJob, *workers*4),
+			expDirs: checked.expDirs,
+		}
+		return imp.run(in, *workers)
 	}
-	imp := &importer{
-		e:       e,
-		keys:    client.NewKeysAPI(cl),
-		base:    strings.TrimSuffix(header.Prefix, "/"),
-		target:  strings.TrimSuffix(target, "/"),
-		prog:    newProgress("imported", e.stderr),
-		jobs:    make(chan importJob, *workers*4),
-		expDirs: checked.expDirs,
-	}
-	return imp.run(in, *workers)
 }
 
 // validateInput checks the whole file and returns a reader positioned at

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -28,6 +29,20 @@ func (e *env) keys(do func(k client.KeysAPI) int) int {
 	return do(client.NewKeysAPI(c))
 }
 
+// keyRequest is a command that sends one keys request about the key
+// args[0]: it fails with "key required" without one, and otherwise calls
+// do with the keys API (see keys) and the command's context.
+func (e *env) keyRequest(args []string, do func(ctx context.Context, k client.KeysAPI, key string) int) int {
+	if len(args) == 0 {
+		return e.fail(ExitBadArgs, errors.New("key required"))
+	}
+	return e.keys(func(k client.KeysAPI) int {
+		ctx, cancel := e.requestContext()
+		defer cancel()
+		return do(ctx, k, args[0])
+	})
+}
+
 // valueArg returns args[1], or all of stdin when there is no such argument;
 // an empty value from stdin counts as missing, as in etcdctl.
 func (e *env) valueArg(args []string) (string, bool) {
@@ -50,31 +65,23 @@ func ttlFlag(fs *flag.FlagSet) *int {
 
 func seconds(n int) time.Duration { return time.Duration(n) * time.Second }
 
-func cmdGet(e *env, c *command, args []string) int {
-	fs := e.newFlags(c, "")
+func cmdGet(fs *flag.FlagSet) action {
 	sorted := fs.Bool("sort", false, "returns result in sorted order")
 	quorum := boolFlag(fs, "quorum", "q", "require quorum for get request")
-	args, ok := e.parseArgs(fs, args, 1, 1)
-	if !ok {
-		return ExitBadArgs
+	return func(e *env, args []string) int {
+		return e.keyRequest(args, func(ctx context.Context, k client.KeysAPI, key string) int {
+			resp, err := k.Get(ctx, key, &client.GetOptions{Sort: *sorted, Quorum: *quorum})
+			if err != nil {
+				return e.fail(ExitServerError, err)
+			}
+			if resp.Node.Dir {
+				fmt.Fprintf(e.stderr, "%s: is a directory\n", resp.Node.Key)
+				return ExitBadArgs
+			}
+			printResponse(e.stdout, resp, e.g.output)
+			return ExitSuccess
+		})
 	}
-	if len(args) == 0 {
-		return e.fail(ExitBadArgs, errors.New("key required"))
-	}
-	return e.keys(func(k client.KeysAPI) int {
-		ctx, cancel := e.requestContext()
-		defer cancel()
-		resp, err := k.Get(ctx, args[0], &client.GetOptions{Sort: *sorted, Quorum: *quorum})
-		if err != nil {
-			return e.fail(ExitServerError, err)
-		}
-		if resp.Node.Dir {
-			fmt.Fprintf(e.stderr, "%s: is a directory\n", resp.Node.Key)
-			return ExitBadArgs
-		}
-		printResponse(e.stdout, resp, e.g.output)
-		return ExitSuccess
-	})
 }
 
 // boolFlag defines a bool flag with a long and a short name.
@@ -84,31 +91,33 @@ func boolFlag(fs *flag.FlagSet, long, short, usage string) *bool {
 	return p
 }
 
-func cmdSet(e *env, c *command, args []string) int {
-	fs := e.newFlags(c, "")
+func cmdSet(fs *flag.FlagSet) action {
 	ttl := ttlFlag(fs)
 	prevValue := fs.String("swap-with-value", "", "previous value")
 	prevIndex := fs.Int("swap-with-index", 0, "previous index")
-	args, ok := e.parseArgs(fs, args, 2, 2)
-	if !ok {
-		return ExitBadArgs
+	return func(e *env, args []string) int {
+		return e.setValue(args, &client.SetOptions{TTL: seconds(*ttl), PrevValue: *prevValue, PrevIndex: uint64(*prevIndex)})
 	}
-	return e.setValue(args, &client.SetOptions{TTL: seconds(*ttl), PrevValue: *prevValue, PrevIndex: uint64(*prevIndex)})
 }
 
-func cmdUpdate(e *env, c *command, args []string) int {
-	fs := e.newFlags(c, "")
+func cmdUpdate(fs *flag.FlagSet) action {
 	ttl := ttlFlag(fs)
-	args, ok := e.parseArgs(fs, args, 2, 2)
-	if !ok {
-		return ExitBadArgs
+	return func(e *env, args []string) int {
+		return e.setValue(args, &client.SetOptions{TTL: seconds(*ttl), PrevExist: client.PrevExist})
 	}
-	return e.setValue(args, &client.SetOptions{TTL: seconds(*ttl), PrevExist: client.PrevExist})
 }
 
 // setValue is set, update and mk without --in-order: a Set of args[0] to
 // the value from args[1] or stdin, printing the response.
 func (e *env) setValue(args []string, opts *client.SetOptions) int {
+	return e.writeValue(args, func(ctx context.Context, k client.KeysAPI, key, value string) (*client.Response, error) {
+		return k.Set(ctx, key, value, opts)
+	})
+}
+
+// writeValue runs write with the key args[0] and the value from args[1] or
+// stdin, and prints its response.
+func (e *env) writeValue(args []string, write func(ctx context.Context, k client.KeysAPI, key, value string) (*client.Response, error)) int {
 	if len(args) == 0 {
 		return e.fail(ExitBadArgs, errors.New("key required"))
 	}
@@ -119,7 +128,7 @@ func (e *env) setValue(args []string, opts *client.SetOptions) int {
 	return e.keys(func(k client.KeysAPI) int {
 		ctx, cancel := e.requestContext()
 		defer cancel()
-		resp, err := k.Set(ctx, args[0], value, opts)
+		resp, err := write(ctx, k, args[0], value)
 		if err != nil {
 			return e.fail(ExitServerError, err)
 		}
@@ -128,106 +137,58 @@ func (e *env) setValue(args []string, opts *client.SetOptions) int {
 	})
 }
 
-func cmdMk(e *env, c *command, args []string) int {
-	fs := e.newFlags(c, "")
+func cmdMk(fs *flag.FlagSet) action {
 	inOrder := fs.Bool("in-order", false, "create in-order key under directory <key>")
 	ttl := ttlFlag(fs)
-	args, ok := e.parseArgs(fs, args, 2, 2)
-	if !ok {
-		return ExitBadArgs
-	}
-	if !*inOrder {
-		return e.setValue(args, &client.SetOptions{TTL: seconds(*ttl), PrevExist: client.PrevNoExist})
-	}
-	if len(args) == 0 {
-		return e.fail(ExitBadArgs, errors.New("key required"))
-	}
-	value, ok := e.valueArg(args)
-	if !ok {
-		return e.fail(ExitBadArgs, errors.New("value required"))
-	}
-	return e.keys(func(k client.KeysAPI) int {
-		ctx, cancel := e.requestContext()
-		defer cancel()
-		resp, err := k.CreateInOrder(ctx, args[0], value, &client.CreateInOrderOptions{TTL: seconds(*ttl)})
-		if err != nil {
-			return e.fail(ExitServerError, err)
+	return func(e *env, args []string) int {
+		if !*inOrder {
+			return e.setValue(args, &client.SetOptions{TTL: seconds(*ttl), PrevExist: client.PrevNoExist})
 		}
-		printResponse(e.stdout, resp, e.g.output)
-		return ExitSuccess
-	})
-}
-
-func cmdMkdir(e *env, c *command, args []string) int {
-	return e.dirCommand(c, args, client.PrevNoExist)
-}
-
-func cmdSetdir(e *env, c *command, args []string) int {
-	return e.dirCommand(c, args, client.PrevIgnore)
-}
-
-func cmdUpdatedir(e *env, c *command, args []string) int {
-	return e.dirCommand(c, args, client.PrevExist)
+		return e.writeValue(args, func(ctx context.Context, k client.KeysAPI, key, value string) (*client.Response, error) {
+			return k.CreateInOrder(ctx, key, value, &client.CreateInOrderOptions{TTL: seconds(*ttl)})
+		})
+	}
 }
 
 // dirCommand is mkdir, setdir and updatedir: a Set with Dir, which prints
 // nothing on success in the simple format, the response in the others.
-func (e *env) dirCommand(c *command, args []string, prevExist client.PrevExistType) int {
-	fs := e.newFlags(c, "")
-	ttl := ttlFlag(fs)
-	args, ok := e.parseArgs(fs, args, 1, 1)
-	if !ok {
-		return ExitBadArgs
-	}
-	if len(args) == 0 {
-		return e.fail(ExitBadArgs, errors.New("key required"))
-	}
-	return e.keys(func(k client.KeysAPI) int {
-		ctx, cancel := e.requestContext()
-		defer cancel()
-		resp, err := k.Set(ctx, args[0], "", &client.SetOptions{TTL: seconds(*ttl), Dir: true, PrevExist: prevExist})
-		if err != nil {
-			return e.fail(ExitServerError, err)
+func dirCommand(prevExist client.PrevExistType) func(fs *flag.FlagSet) action {
+	return func(fs *flag.FlagSet) action {
+		ttl := ttlFlag(fs)
+		return func(e *env, args []string) int {
+			return e.keyRequest(args, func(ctx context.Context, k client.KeysAPI, key string) int {
+				resp, err := k.Set(ctx, key, "", &client.SetOptions{TTL: seconds(*ttl), Dir: true, PrevExist: prevExist})
+				if err != nil {
+					return e.fail(ExitServerError, err)
+				}
+				if e.g.output != "simple" {
+					printResponse(e.stdout, resp, e.g.output)
+				}
+				return ExitSuccess
+			})
 		}
-		if e.g.output != "simple" {
-			printResponse(e.stdout, resp, e.g.output)
-		}
-		return ExitSuccess
-	})
+	}
 }
 
-func cmdRm(e *env, c *command, args []string) int {
-	fs := e.newFlags(c, "")
+func cmdRm(fs *flag.FlagSet) action {
 	dir := fs.Bool("dir", false, "removes the key if it is an empty directory or a key-value pair")
 	recursive := boolFlag(fs, "recursive", "r", "removes the key and all child keys (if it is a directory)")
 	prevValue := fs.String("with-value", "", "previous value")
 	prevIndex := fs.Int("with-index", 0, "previous index")
-	args, ok := e.parseArgs(fs, args, 1, 1)
-	if !ok {
-		return ExitBadArgs
+	return func(e *env, args []string) int {
+		return e.remove(args, &client.DeleteOptions{Dir: *dir, Recursive: *recursive, PrevValue: *prevValue, PrevIndex: uint64(*prevIndex)})
 	}
-	return e.remove(args, &client.DeleteOptions{Dir: *dir, Recursive: *recursive, PrevValue: *prevValue, PrevIndex: uint64(*prevIndex)})
 }
 
-func cmdRmdir(e *env, c *command, args []string) int {
-	fs := e.newFlags(c, "")
-	args, ok := e.parseArgs(fs, args, 1, 1)
-	if !ok {
-		return ExitBadArgs
-	}
+func cmdRmdir(e *env, args []string) int {
 	return e.remove(args, &client.DeleteOptions{Dir: true})
 }
 
 // remove is rm and rmdir: a Delete that prints the removed value for a key
 // and, in the simple format, nothing for a directory.
 func (e *env) remove(args []string, opts *client.DeleteOptions) int {
-	if len(args) == 0 {
-		return e.fail(ExitBadArgs, errors.New("key required"))
-	}
-	return e.keys(func(k client.KeysAPI) int {
-		ctx, cancel := e.requestContext()
-		defer cancel()
-		resp, err := k.Delete(ctx, args[0], opts)
+	return e.keyRequest(args, func(ctx context.Context, k client.KeysAPI, key string) int {
+		resp, err := k.Delete(ctx, key, opts)
 		if err != nil {
 			return e.fail(ExitServerError, err)
 		}
@@ -238,49 +199,46 @@ func (e *env) remove(args []string, opts *client.DeleteOptions) int {
 	})
 }
 
-func cmdLs(e *env, c *command, args []string) int {
-	fs := e.newFlags(c, "")
+func cmdLs(fs *flag.FlagSet) action {
 	sorted := fs.Bool("sort", false, "returns result in sorted order")
 	recursive := boolFlag(fs, "recursive", "r", "returns all key names recursively for the given path")
 	slash := fs.Bool("p", false, "append slash (/) to directories")
 	quorum := boolFlag(fs, "quorum", "q", "require quorum for get request")
-	args, ok := e.parseArgs(fs, args, 0, 1)
-	if !ok {
-		return ExitBadArgs
-	}
-	key := "/"
-	if len(args) > 0 {
-		key = args[0]
-	}
-	return e.keys(func(k client.KeysAPI) int {
-		ctx, cancel := e.requestContext()
-		defer cancel()
-		resp, err := k.Get(ctx, key, &client.GetOptions{Sort: *sorted, Recursive: *recursive, Quorum: *quorum})
-		if err != nil {
-			return e.fail(ExitServerError, err)
+	return func(e *env, args []string) int {
+		key := "/"
+		if len(args) > 0 {
+			key = args[0]
 		}
-		if e.g.output != "simple" {
-			// As etcdctl: the other formats print the whole response.
-			printResponse(e.stdout, resp, e.g.output)
-			return ExitSuccess
-		}
-		if !resp.Node.Dir {
-			fmt.Fprintln(e.stdout, resp.Node.Key)
-		}
-		var walk func(n *client.Node)
-		walk = func(n *client.Node) {
-			if n.Dir && *slash {
-				fmt.Fprintf(e.stdout, "%s/\n", n.Key)
-			} else {
-				fmt.Fprintln(e.stdout, n.Key)
+		return e.keys(func(k client.KeysAPI) int {
+			ctx, cancel := e.requestContext()
+			defer cancel()
+			resp, err := k.Get(ctx, key, &client.GetOptions{Sort: *sorted, Recursive: *recursive, Quorum: *quorum})
+			if err != nil {
+				return e.fail(ExitServerError, err)
 			}
-			for _, child := range n.Nodes {
+			if e.g.output != "simple" {
+				// As etcdctl: the other formats print the whole response.
+				printResponse(e.stdout, resp, e.g.output)
+				return ExitSuccess
+			}
+			if !resp.Node.Dir {
+				fmt.Fprintln(e.stdout, resp.Node.Key)
+			}
+			var walk func(n *client.Node)
+			walk = func(n *client.Node) {
+				if n.Dir && *slash {
+					fmt.Fprintf(e.stdout, "%s/\n", n.Key)
+				} else {
+					fmt.Fprintln(e.stdout, n.Key)
+				}
+				for _, child := range n.Nodes {
+					walk(child)
+				}
+			}
+			for _, child := range resp.Node.Nodes {
 				walk(child)
 			}
-		}
-		for _, child := range resp.Node.Nodes {
-			walk(child)
-		}
-		return ExitSuccess
-	})
+			return ExitSuccess
+		})
+	}
 }

@@ -7,11 +7,14 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
+
+	"github.com/v2keys/client"
 )
 
 func main() {
@@ -42,77 +45,49 @@ func runContext(ctx context.Context, args []string, stdin io.Reader, stdout, std
 		printUsage(stdout)
 		return ExitSuccess
 	}
-	return dispatch(e, commands, rest, "")
+	return dispatch(e, nil, rest)
 }
 
-// dispatch finds the command named by args[0] in table and runs it with the
-// remaining arguments; parent is the enclosing command's name for messages.
-// Help, usage errors and unknown names are answered as etcdctl does: help
-// on stdout with status 0, "No help topic for 'x'" on stderr with status 3.
-func dispatch(e *env, table []*command, args []string, parent string) int {
-	name := args[0]
-	switch name {
-	case "help", "h":
-		if len(args) > 1 {
-			return help(e, table, args[1], parent)
-		}
-		printGroupUsage(e.stdout, parent, table)
-		return ExitSuccess
-	case "--help", "-help", "-h", "--h":
-		printGroupUsage(e.stdout, parent, table)
-		return ExitSuccess
-	}
-	c := find(table, name)
-	if c == nil {
-		return noHelpTopic(e, name)
-	}
-	if c.subs != nil {
-		if len(args) < 2 {
-			printSubUsage(e.stdout, c.name, c.subs)
-			return ExitSuccess
-		}
-		return dispatch(e, c.subs, args[1:], c.name)
-	}
-	code := c.run(e, c, args[1:])
-	if e.helped {
-		return ExitSuccess
-	}
-	return code
+// env is what a command runs with: its context (ended by Ctrl-C), its
+// standard streams, the parsed global flags, and what it opened.
+type env struct {
+	ctx    context.Context
+	stdin  io.Reader
+	stdout io.Writer
+	stderr io.Writer
+	g      *globals
+
+	transport *http.Transport // built by newClient; idle connections closed by close
+	closers   []io.Closer
 }
 
-// help prints the help of the command named name in table: a group's list
-// of subcommands, or a command's usage and flags.
-func help(e *env, table []*command, name, parent string) int {
-	c := find(table, name)
-	if c == nil {
-		return noHelpTopic(e, name)
+// close releases the clients and connections a command opened.
+func (e *env) close() {
+	for _, c := range e.closers {
+		c.Close()
 	}
-	if c.subs != nil {
-		printSubUsage(e.stdout, c.name, c.subs)
-		return ExitSuccess
+	if e.transport != nil {
+		e.transport.CloseIdleConnections()
 	}
-	c.run(e, c, []string{"-h"}) // prints the usage and runs nothing
-	return ExitSuccess
+	if e.g != nil && e.g.debug {
+		client.DisablecURLDebug()
+	}
 }
 
-func find(table []*command, name string) *command {
-	for _, c := range table {
-		if c.name == name {
-			return c
-		}
+// requestContext bounds one command (or, for export and import, one
+// request) by --total-timeout and by the run's context.
+func (e *env) requestContext() (context.Context, context.CancelFunc) {
+	if e.g.totalTimeout <= 0 {
+		return context.WithCancel(e.ctx)
 	}
-	return nil
+	return context.WithTimeout(e.ctx, e.g.totalTimeout)
 }
 
-func noHelpTopic(e *env, name string) int {
-	fmt.Fprintf(e.stderr, "No help topic for '%s'\n", name)
-	return ExitNoHelpTopic
-}
-
-func printGroupUsage(w io.Writer, parent string, table []*command) {
-	if parent == "" {
-		printUsage(w)
-	} else {
-		printSubUsage(w, parent, table)
+// version is the module version v2keys was built from, "(devel)" for a
+// build from a checkout.
+func version() string {
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+		return bi.Main.Version
 	}
+	return "(devel)"
 }

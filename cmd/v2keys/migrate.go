@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"strings"
@@ -51,8 +52,7 @@ var errHistoryLost = errors.New("v2 history lost")
 // errInterrupted ends a copy that the run's context stopped.
 var errInterrupted = errors.New("interrupted")
 
-func cmdMigrate(e *env, c *command, args []string) int {
-	fs := e.newFlags(c, "")
+func cmdMigrate(fs *flag.FlagSet) action {
 	prefix := fs.String("prefix", "", "v3 prefix: v2 key /a/b becomes v3 key <prefix>/a/b")
 	v3eps := fs.String("v3-endpoints", "", "comma-separated v3 endpoints of the target cluster (default: the v2 endpoints)")
 	stateKey := fs.String("state-key", "", "v3 key holding the migration's progress (default \"v2keys-migrate:<prefix><key>\")")
@@ -61,58 +61,56 @@ func cmdMigrate(e *env, c *command, args []string) int {
 	tolerance := fs.Duration("ttl-tolerance", 3*time.Second, "with --verify: largest accepted difference between a v2 TTL and its v3 lease")
 	overwrite := fs.Bool("overwrite", false, "start a migration into a v3 range that already holds keys (keys not in v2 are deleted)")
 	workers := fs.Int("concurrency", 16, "number of v3 transactions in flight during the copy")
-	args, ok := e.parseArgs(fs, args, 1, 1)
-	if !ok {
-		return ExitBadArgs
-	}
-	if len(args) == 0 {
-		return e.fail(ExitBadArgs, errors.New("v2 key (the subtree to migrate, e.g. / or /app) required"))
-	}
-	if *workers < 1 {
-		return e.fail(ExitBadArgs, errors.New("--concurrency must be at least 1"))
-	}
-	if *verify && *follow {
-		return e.fail(ExitBadArgs, errors.New("--verify and --follow exclude each other: stop the follow (and the writers), then run migrate --verify"))
-	}
-	if *tolerance < 0 {
-		return e.fail(ExitBadArgs, errors.New("--ttl-tolerance must not be negative"))
-	}
-	if strings.ContainsRune(*prefix, 0) {
-		return e.fail(ExitBadArgs, errors.New("--prefix must not contain NUL"))
-	}
-	t := target{subtree: canonicalKey("/" + strings.TrimPrefix(args[0], "/")), prefix: strings.TrimRight(*prefix, "/")}
-	if *stateKey == "" {
-		*stateKey = defaultStateKey(t)
-	}
-	if t.contains(*stateKey) {
-		return e.fail(ExitBadArgs, fmt.Errorf("--state-key %q is inside the target range %q: choose a key outside it", *stateKey, t.under()))
-	}
-
-	v2, code := e.newClient(true)
-	if v2 == nil {
-		return code
-	}
-	v3, err := e.newV3Client(*v3eps)
-	if err != nil {
-		if e.ctx.Err() != nil {
-			return e.fail(ExitServerError, err)
+	return func(e *env, args []string) int {
+		if len(args) == 0 {
+			return e.fail(ExitBadArgs, errors.New("v2 key (the subtree to migrate, e.g. / or /app) required"))
 		}
-		return e.fail(ExitBadConnection, err)
+		if *workers < 1 {
+			return e.fail(ExitBadArgs, errors.New("--concurrency must be at least 1"))
+		}
+		if *verify && *follow {
+			return e.fail(ExitBadArgs, errors.New("--verify and --follow exclude each other: stop the follow (and the writers), then run migrate --verify"))
+		}
+		if *tolerance < 0 {
+			return e.fail(ExitBadArgs, errors.New("--ttl-tolerance must not be negative"))
+		}
+		if strings.ContainsRune(*prefix, 0) {
+			return e.fail(ExitBadArgs, errors.New("--prefix must not contain NUL"))
+		}
+		t := target{subtree: canonicalKey("/" + strings.TrimPrefix(args[0], "/")), prefix: strings.TrimRight(*prefix, "/")}
+		if *stateKey == "" {
+			*stateKey = defaultStateKey(t)
+		}
+		if t.contains(*stateKey) {
+			return e.fail(ExitBadArgs, fmt.Errorf("--state-key %q is inside the target range %q: choose a key outside it", *stateKey, t.under()))
+		}
+
+		v2, code := e.newClient(true)
+		if v2 == nil {
+			return code
+		}
+		v3, err := e.newV3Client(*v3eps)
+		if err != nil {
+			if e.ctx.Err() != nil {
+				return e.fail(ExitServerError, err)
+			}
+			return e.fail(ExitBadConnection, err)
+		}
+		e.closers = append(e.closers, v3)
+		m := &migrator{
+			e: e, v2: v2, kapi: client.NewKeysAPI(v2), v3: v3, t: t,
+			state:   &stateStore{cli: v3, key: *stateKey},
+			leases:  newLeases(v3),
+			known:   map[string]bool{},
+			workers: *workers,
+			follow:  *follow,
+			start:   time.Now(),
+		}
+		if *verify {
+			return m.verify(*tolerance)
+		}
+		return m.run(*overwrite)
 	}
-	e.closers = append(e.closers, v3)
-	m := &migrator{
-		e: e, v2: v2, kapi: client.NewKeysAPI(v2), v3: v3, t: t,
-		state:   &stateStore{cli: v3, key: *stateKey},
-		leases:  newLeases(v3),
-		known:   map[string]bool{},
-		workers: *workers,
-		follow:  *follow,
-		start:   time.Now(),
-	}
-	if *verify {
-		return m.verify(*tolerance)
-	}
-	return m.run(*overwrite)
 }
 
 // run checks the state and the source, then copies and follows.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"crypto/sha256"
+	"flag"
 	"fmt"
 	"slices"
 	"strings"
@@ -139,43 +140,40 @@ func (m *migrator) verify(tolerance time.Duration) int {
 // cmdV3Get prints v3 keys (one, or all under a prefix with --prefix) as
 // "key = value", with the time left on a key's lease: a small look at the
 // v3 side of a migration without etcdctl.
-func cmdV3Get(e *env, c *command, args []string) int {
-	fs := e.newFlags(c, "")
+func cmdV3Get(fs *flag.FlagSet) action {
 	prefix := fs.Bool("prefix", false, "print every key that starts with <key>")
 	v3eps := fs.String("v3-endpoints", "", "comma-separated v3 endpoints (default: the global endpoints)")
-	args, ok := e.parseArgs(fs, args, 1, 1)
-	if !ok {
-		return ExitBadArgs
-	}
-	if len(args) == 0 {
-		return e.fail(ExitBadArgs, fmt.Errorf("key required"))
-	}
-	cli, err := e.newV3Client(*v3eps)
-	if err != nil {
-		return e.fail(ExitBadConnection, err)
-	}
-	defer cli.Close()
-	ctx, cancel := e.requestContext()
-	defer cancel()
-	var opts []clientv3.OpOption
-	if *prefix {
-		opts = append(opts, clientv3.WithPrefix())
-	}
-	resp, err := cli.Get(ctx, args[0], opts...)
-	if err != nil {
-		return e.fail(ExitServerError, err)
-	}
-	if len(resp.Kvs) == 0 && !*prefix {
-		return e.fail(ExitServerError, fmt.Errorf("v3 key %q not found", args[0]))
-	}
-	for _, kv := range resp.Kvs {
-		line := string(kv.Key) + " = " + strings.TrimRight(string(kv.Value), "\n")
-		if kv.Lease != 0 {
-			if l, err := cli.TimeToLive(ctx, clientv3.LeaseID(kv.Lease)); err == nil {
-				line += fmt.Sprintf("  (lease %x, %ds left)", kv.Lease, l.TTL)
-			}
+	return func(e *env, args []string) int {
+		if len(args) == 0 {
+			return e.fail(ExitBadArgs, fmt.Errorf("key required"))
 		}
-		fmt.Fprintln(e.stdout, line)
+		cli, err := e.newV3Client(*v3eps)
+		if err != nil {
+			return e.fail(ExitBadConnection, err)
+		}
+		defer cli.Close()
+		ctx, cancel := e.requestContext()
+		defer cancel()
+		var opts []clientv3.OpOption
+		if *prefix {
+			opts = append(opts, clientv3.WithPrefix())
+		}
+		resp, err := cli.Get(ctx, args[0], opts...)
+		if err != nil {
+			return e.fail(ExitServerError, err)
+		}
+		if len(resp.Kvs) == 0 && !*prefix {
+			return e.fail(ExitServerError, fmt.Errorf("v3 key %q not found", args[0]))
+		}
+		for _, kv := range resp.Kvs {
+			line := string(kv.Key) + " = " + strings.TrimRight(string(kv.Value), "\n")
+			if kv.Lease != 0 {
+				if l, err := cli.TimeToLive(ctx, clientv3.LeaseID(kv.Lease)); err == nil {
+					line += fmt.Sprintf("  (lease %x, %ds left)", kv.Lease, l.TTL)
+				}
+			}
+			fmt.Fprintln(e.stdout, line)
+		}
+		return ExitSuccess
 	}
-	return ExitSuccess
 }
