@@ -108,3 +108,58 @@ func TestDifferentialWatch(t *testing.T) {
 		w.(interface{ Close() error }).Close()
 	}
 }
+
+// TestDifferentialWatchAncestor: watchers of keys below a directory that
+// is deleted recursively see one event of that directory (not one per key
+// of theirs), then what follows, as on v2.
+func TestDifferentialWatchAncestor(t *testing.T) {
+	steps := []step{
+		set("/a/b/c", "1", nil),
+		set("/a/b/d/e", "2", nil),
+		set("/a/x", "3", nil),
+		del("/a", &client.DeleteOptions{Recursive: true}),
+		set("/a/b/c", "again", nil),
+		set("/a/b/d/e", "again", nil),
+		del("/a/b", &client.DeleteOptions{Recursive: true}),
+		set("/a/b/c", "third", nil),
+	}
+	watched := []struct {
+		key       string
+		recursive bool
+	}{
+		{"/a/b/c", false},
+		{"/a/b", true},
+		{"/a/b/d/e", false},
+		{"/a/b/d", true},
+	}
+	run := func(t *testing.T, k client.KeysAPI, base string) [][]string {
+		ctx := testCtx(t)
+		r0, err := k.Set(ctx, base+"/start", "", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		runSteps(t, k, base, steps)
+		var out [][]string
+		for _, wk := range watched {
+			nz := &normaliser{base: base, labels: map[uint64]int{}}
+			evs, _ := watchAll(t, k.Watcher(base+wk.key, &client.WatcherOptions{AfterIndex: r0.Node.ModifiedIndex, Recursive: wk.recursive}), nz, time.Second)
+			out = append(out, evs)
+		}
+		return out
+	}
+	base := "/d" + strings.ReplaceAll(etcdtest.UniquePrefix(t), "/", "_")
+	v2 := run(t, newNativeV2(t), base)
+	k, _, _ := newOnV3(t)
+	v3 := run(t, k, base)
+	for i, wk := range watched {
+		a, b := v2[i], v3[i]
+		if testing.Verbose() {
+			for j, s := range a {
+				t.Logf("%s %2d %s", wk.key, j, s)
+			}
+		}
+		if strings.Join(a, "\n") != strings.Join(b, "\n") {
+			t.Errorf("watcher of %s (recursive %v):\nv2:\n  %s\nonv3:\n  %s", wk.key, wk.recursive, strings.Join(a, "\n  "), strings.Join(b, "\n  "))
+		}
+	}
+}

@@ -232,10 +232,6 @@ func (w *watcher) convert(ctx context.Context, wr clientv3.WatchResponse) error 
 // delete is "expire" if the key had a lease, else "delete".
 func (w *watcher) revision(ctx context.Context, rev int64, evs []*clientv3.Event, h *pb.ResponseHeader) ([]*client.Response, error) {
 	l := w.k.l
-	type change struct {
-		ev   *clientv3.Event
-		kind Kind
-	}
 	byKey := map[string][]change{}
 	var records []*clientv3.Event
 	for _, ev := range evs {
@@ -255,6 +251,22 @@ func (w *watcher) revision(ctx context.Context, rev int64, evs []*clientv3.Event
 	emit := func(r *client.Response) {
 		r.Index, r.ClusterID = uint64(h.Revision), clusterIDString(h.ClusterId)
 		out = append(out, r)
+	}
+	if len(records) == 0 && w.key != "/" && anyDelete(byKey) {
+		// Keys of this watch were deleted by a write whose record lies
+		// outside its range: a directory above was deleted recursively
+		// (v2 tells the watchers of every node below it with that one
+		// event), or orphans were reaped (v2 has nothing to tell).
+		r, handled, err := w.ancestorDelete(ctx, rev)
+		if err != nil {
+			return nil, err
+		}
+		if handled {
+			if r != nil {
+				emit(r)
+			}
+			return out, nil
+		}
 	}
 	if len(records) > 0 {
 		for _, rec := range records {
@@ -318,6 +330,66 @@ func (w *watcher) revision(ctx context.Context, rev int64, evs []*clientv3.Event
 		emit(r)
 	}
 	return out, nil
+}
+
+// change is one event of a key of the watch, with what the key is.
+type change struct {
+	ev   *clientv3.Event
+	kind Kind
+}
+
+// ancestorDelete looks for the write of revision rev among the records of
+// the directories above the watched key, read as of rev (the record may
+// have gone since). The recursive delete of such a directory is v2's one
+// event of that directory; a reap of orphans is nothing. handled is false
+// when no record of rev is there (a plain v3 client's delete, a lease's
+// expiry): each key then gives its own event. A compacted revision fails
+// the watch as any compacted history does.
+func (w *watcher) ancestorDelete(ctx context.Context, rev int64) (r *client.Response, handled bool, err error) {
+	l := w.k.l
+	anc := Ancestors(w.key)
+	ops := make([]clientv3.Op, 0, 2*len(anc))
+	for _, a := range anc {
+		ops = append(ops, clientv3.OpGet(l.RecordKey(a), clientv3.WithRev(rev)),
+			clientv3.OpGet(l.DirKey(a), clientv3.WithRev(rev-1)))
+	}
+	resp, err := w.k.c.Txn(ctx).Then(ops...).Commit()
+	if err != nil {
+		return nil, false, readErr(ctx, fmt.Errorf("reading the records of the directories above %s at %d: %w", w.key, rev, err))
+	}
+	for i, a := range anc {
+		recs := resp.Responses[2*i].GetResponseRange().Kvs
+		if len(recs) == 0 || recs[0].ModRevision != rev {
+			continue
+		}
+		action, _, _ := strings.Cut(string(recs[0].Value), "\x00")
+		switch {
+		case action == actionReap:
+			return nil, true, nil
+		case action != actionDelete:
+			return nil, false, nil
+		}
+		n := &client.Node{Key: a, Dir: true, ModifiedIndex: uint64(rev)}
+		r := &client.Response{Action: actionDelete, Node: n}
+		if markers := resp.Responses[2*i+1].GetResponseRange().Kvs; len(markers) > 0 {
+			r.PrevNode = dirNode(a, markers[0])
+			n.CreatedIndex = r.PrevNode.CreatedIndex
+		}
+		return r, true, nil
+	}
+	return nil, false, nil
+}
+
+// anyDelete reports whether a change of byKey is a delete.
+func anyDelete(byKey map[string][]change) bool {
+	for _, cs := range byKey {
+		for _, c := range cs {
+			if c.ev.Type == clientv3.EventTypeDelete {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func kvNode(key string, kind Kind, kv *mvccpb.KeyValue) *client.Node {
