@@ -65,17 +65,21 @@ const maxAttempts = 1000
 // decide the transaction (or the v2 error), commit it guarded by compares
 // on everything read, and decide again when the compares fail. A failed
 // commit reads the state in its Else branch, so a retry costs no extra
-// round trip. fast, if not nil, is tried first: a transaction guarded by
-// what the common case needs (the directories above exist, ...), whose
-// Else branch is the first read.
+// round trip. fast, if not nil, is tried first, before anything is read:
+// a transaction guarded by what the common case needs (the directories
+// above exist, ...). It has no Else branch: its reads would make every
+// request of the common case several times larger, which cost the client
+// about 40% more CPU and the server about 20% more per Set (bench/, A/B);
+// when it fails (a directory to create, an error to report, a lost
+// compare-and-swap), the state is read in a request of its own.
 func (k *keysAPI) write(ctx context.Context, key string, mode belowMode, decide func(v *pathView) (*plan, error), fast *plan) (*client.Response, error) {
-	reads := k.pathOps(key, mode, false)
+	var reads []clientv3.Op
 	var v *pathView
 	for attempt := 0; ; attempt++ {
 		if attempt == maxAttempts {
 			return nil, fmt.Errorf("onv3: %s: gave up after %d conflicting attempts", key, attempt)
 		}
-		p := fast
+		p, tryingFast := fast, fast != nil
 		fast = nil
 		var cmps []clientv3.Cmp
 		if p != nil {
@@ -115,7 +119,14 @@ func (k *keysAPI) write(ctx context.Context, key string, mode belowMode, decide 
 			}
 			ops = append(ops, clientv3.OpPut(k.l.RecordKey(recKey), p.record, clientv3.WithLease(rec)))
 		}
-		resp, err := k.c.Txn(ctx).If(cmps...).Then(ops...).Else(reads...).Commit()
+		var elseOps []clientv3.Op
+		if !tryingFast {
+			if reads == nil {
+				reads = k.pathOps(key, mode, false)
+			}
+			elseOps = reads
+		}
+		resp, err := k.c.Txn(ctx).If(cmps...).Then(ops...).Else(elseOps...).Commit()
 		if err != nil {
 			if rec != 0 && k.dropLeaseOn(err, rec) {
 				v = nil
@@ -124,6 +135,9 @@ func (k *keysAPI) write(ctx context.Context, key string, mode belowMode, decide 
 			return nil, writeErr(ctx, err)
 		}
 		if !resp.Succeeded {
+			if tryingFast {
+				continue // v is nil: read it
+			}
 			v = k.parsePath(key, resp.Header, resp.Responses)
 			continue
 		}
