@@ -6,7 +6,7 @@
 #   ./compare.sh [--rounds N] [--benchtime D] [--bench REGEX] [--large] [--no-rss] [--rss-keys N]
 #   ./compare.sh --smoke
 #   ./compare.sh --migrate [--migrate-keys N] [--migrate-rounds R]
-#   ./compare.sh --onv3 [--rounds N] [--benchtime D] [--no-watch]
+#   ./compare.sh --onv3 [--rounds N] [--benchtime D] [--bench REGEX] [--no-watch]
 #
 # Full mode builds the benchmark binary once, runs it --rounds times (default 6)
 # with -count 1, rotating which client goes first in every round (BENCH_ROUND),
@@ -64,7 +64,8 @@ fi
 
 if [ $onv3 = 1 ]; then
 	export BENCH_ONV3=1
-	bench='^BenchmarkOnV3(RecursiveGet)?$' rss=0
+	rss=0
+	[ "$bench" != . ] || bench='^BenchmarkOnV3(RecursiveGet)?$'
 	[ $rounds_set = 1 ] || rounds=5
 fi
 
@@ -167,7 +168,7 @@ if [ $onv3 = 0 ]; then
 fi
 if [ $onv3 = 1 ] || [ $smoke = 1 ]; then
 	echo
-	echo "onv3 and native v2 over raw clientv3 (one etcd 3.4, --enable-v2): below 1.00x uses less."
+	echo "onv3 and native v2 over raw clientv3 (one etcd ${ETCDTEST_V2_VERSION:-3.4} with --enable-v2): below 1.00x uses less."
 	echo
 	go run ./cmd/ratio -impls onv3,clientv3,v3txn,v2 -ratios onv3/clientv3,onv3/v3txn,v2/clientv3 "$out/bench.txt"
 fi
