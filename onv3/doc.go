@@ -7,8 +7,8 @@
 //	kapi := onv3.NewKeysAPI(cli, "/v2data") // v2 key /a/b is v3 key /v2data/a/b
 //
 // The v2 keyspace is laid out in v3 as Layout describes (files as keys,
-// directories as marker keys, an action record beside each write); v2
-// keys migrate writes the same layout. Each v2 write is one v3
+// directories as marker keys, an action record beside each write but a
+// plain Set); v2keys migrate writes the same layout. Each v2 write is one v3
 // transaction guarded by compares on what it depends on; indexes are v3
 // revisions; TTLs are leases, one per key; watchers are v3 watches whose
 // events carry v2 actions. What v3 cannot express as v2 does is listed in

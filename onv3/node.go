@@ -17,7 +17,7 @@ type ttls struct {
 	left map[int64]int64
 }
 
-func newTTLs(c *clientv3.Client) *ttls { return &ttls{c: c, left: map[int64]int64{}} }
+func newTTLs(c *clientv3.Client) *ttls { return &ttls{c: c} }
 
 // fill sets the node's TTL and Expiration from the lease as v2 computes
 // them: whole seconds left, rounded up (v3 rounds down), and the moment.
@@ -37,6 +37,9 @@ func (t *ttls) fill(ctx context.Context, n *client.Node, lease int64) error {
 		}
 		if left < 1 {
 			left = 1 // expired, not yet removed: v2 shows at least one second
+		}
+		if t.left == nil {
+			t.left = map[int64]int64{}
 		}
 		t.left[lease] = left
 	}

@@ -44,18 +44,16 @@ func (k *keysAPI) readPath(ctx context.Context, key string, mode belowMode, seri
 
 // pathOps are the reads of a pathView of key.
 func (k *keysAPI) pathOps(key string, mode belowMode, serializable bool) []clientv3.Op {
-	var extra []clientv3.OpOption
-	if serializable {
-		extra = append(extra, clientv3.WithSerializable())
-	}
 	opt := func(o ...clientv3.OpOption) []clientv3.OpOption {
-		return append(append([]clientv3.OpOption{}, extra...), o...)
+		if serializable {
+			return append(o, clientv3.WithSerializable())
+		}
+		return o
 	}
 	anc := Ancestors(key)
 	ops := make([]clientv3.Op, 0, 2*len(anc)+2)
 	for _, a := range anc {
-		start, end := k.l.Below(a)
-		below := clientv3.OpGet(start, opt(clientv3.WithRange(end), clientv3.WithLimit(1), clientv3.WithKeysOnly())...)
+		var below clientv3.Op
 		if mode == belowAll {
 			// A Get needs only whether the ancestor is a directory: its
 			// marker, the first key of its range when it exists. A write
@@ -64,6 +62,9 @@ func (k *keysAPI) pathOps(key string, mode belowMode, serializable bool) []clien
 			// whole range of a limited read to count it, so a Get does
 			// without.
 			below = clientv3.OpGet(k.l.DirKey(a), opt(clientv3.WithKeysOnly())...)
+		} else {
+			start, end := k.l.Below(a)
+			below = clientv3.OpGet(start, opt(clientv3.WithRange(end), clientv3.WithLimit(1), clientv3.WithKeysOnly())...)
 		}
 		ops = append(ops, clientv3.OpGet(k.l.FileKey(a), opt()...), below)
 	}
