@@ -348,6 +348,9 @@ type change struct {
 func (w *watcher) ancestorDelete(ctx context.Context, rev int64) (r *client.Response, handled bool, err error) {
 	l := w.k.l
 	anc := Ancestors(w.key)
+	if len(anc) == 0 {
+		return nil, false, nil // a key at the top has no directory above
+	}
 	ops := make([]clientv3.Op, 0, 2*len(anc))
 	for _, a := range anc {
 		ops = append(ops, clientv3.OpGet(l.RecordKey(a), clientv3.WithRev(rev)),
