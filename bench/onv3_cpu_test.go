@@ -25,12 +25,15 @@ func (m *cpuMeter) start(pid int) {
 }
 
 // report adds the per-operation CPU time since start as the metrics
-// server-cpu-us/op and client-cpu-us/op.
+// server-cpu-us/op, client-cpu-us/op and their sum, cpu-us/op (what
+// bounds throughput when the two share the machine's cores).
 func (m *cpuMeter) report(b *testing.B) {
 	server, client := processCPU(m.pid)-m.server, selfCPU()-m.client
 	if b.N > 0 && server >= 0 {
-		b.ReportMetric(float64(server.Microseconds())/float64(b.N), "server-cpu-us/op")
-		b.ReportMetric(float64(client.Microseconds())/float64(b.N), "client-cpu-us/op")
+		n := float64(b.N)
+		b.ReportMetric(float64(server.Microseconds())/n, "server-cpu-us/op")
+		b.ReportMetric(float64(client.Microseconds())/n, "client-cpu-us/op")
+		b.ReportMetric(float64((server+client).Microseconds())/n, "cpu-us/op")
 	}
 }
 
