@@ -17,10 +17,11 @@ import (
 	"unicode/utf8"
 )
 
-// longPiece is the size of the pieces a long string is read into. They
-// are all alike, so that the last one leaves little unused: fresh memory
-// is what a long string costs most (a page fault for every 4 KiB touched
-// first), more than copying it.
+// longPiece is the size of the first pieces a long string is read into;
+// later ones are a quarter of what was read so far. Fresh memory is what a
+// long string costs most (a page fault for every 4 KiB touched first),
+// more than copying it, so the last piece should leave little unused, and
+// a huge string should not take thousands of pieces.
 const longPiece = 256 << 10
 
 // wholeString makes the string at pos (its opening quote) whole in the
@@ -39,10 +40,18 @@ func (d *decoder) wholeString() (end int, err error) {
 // when an even number of backslashes precedes it; the lexer checks the
 // rest.
 func (d *decoder) stringEnd(i int, spill bool) (end int, s string, long bool, err error) {
-	slashes := trailingBackslashes(d.buf[d.pos+1 : i])
 	for {
-		if q := closingQuote(d.buf[i:], &slashes); q >= 0 {
-			return i + q + 1, "", false, nil
+		if k := bytes.IndexByte(d.buf[i:], '"'); k >= 0 {
+			q := i + k
+			b := q
+			for b > d.pos+1 && d.buf[b-1] == '\\' {
+				b--
+			}
+			if (q-b)%2 == 0 {
+				return q + 1, "", false, nil
+			}
+			i = q + 1
+			continue
 		}
 		if spill && d.r != nil && d.rerr == nil && len(d.buf)-d.pos > len(d.win)/2 {
 			s, err := d.longString()
@@ -77,7 +86,7 @@ func (d *decoder) longString() (string, error) {
 		}
 		if len(piece) == cap(piece) {
 			pieces = append(pieces, piece)
-			piece = make([]byte, 0, longPiece)
+			piece = make([]byte, 0, max(longPiece, total/4))
 		}
 		// Read no more than the window holds, so that what follows the
 		// string fits in it.
