@@ -7,7 +7,9 @@ package client
 // outputs: a tree (a Response, for KeysAPI.Get), or nodes handed out one by
 // one (for Walk, OpenSnapshot and the command's export).
 //
-// Window. A streamed body passes through one buffer, 64 KiB at first. A
+// Window. A streamed body passes through one buffer, 64 KiB at first (or
+// the first bytes of a keys answer, which readKeysAnswer read to decide
+// whether to stream it: 128 KiB). A
 // token (string, number, literal) is made whole in the window before the
 // lexer reads it; structure (objects, arrays, whitespace) never needs to
 // be whole. A string value that fills half the window without ending is
@@ -124,7 +126,14 @@ func decodeResponse(body []byte, res *Response) error {
 // keyspace), whose size r itself bounds: no token limit of its own. Its
 // errors are those of decodeStream.
 func decodeStreamResponse(r io.Reader, res *Response) error {
-	d := newStreamDecoder(r, math.MaxInt64)
+	return decodeStreamResponseAfter(nil, r, res)
+}
+
+// decodeStreamResponseAfter is decodeStreamResponse of the body that
+// starts with head, already read, and goes on with r. head becomes the
+// window, so the caller never uses it again.
+func decodeStreamResponseAfter(head []byte, r io.Reader, res *Response) error {
+	d := newStreamDecoder(head, r, math.MaxInt64)
 	d.offload = new(stringOffload)
 	return d.offload.finish(d.decode(res))
 }
@@ -147,14 +156,22 @@ func decodeStream(r io.Reader, emit func(*Node) error) error {
 
 // decodeStreamMax is decodeStream with tokens of up to maxToken bytes.
 func decodeStreamMax(r io.Reader, maxToken int64, emit func(*Node) error) error {
-	d := newStreamDecoder(r, maxToken)
+	d := newStreamDecoder(nil, r, maxToken)
 	d.emit = emit
 	return d.decode(nil)
 }
 
-func newStreamDecoder(r io.Reader, maxToken int64) *decoder {
-	d := &decoder{r: r, maxToken: maxToken, win: make([]byte, windowSize), nslab: firstNodeSlab, tslab: firstTimeSlab}
-	d.buf = d.win[:0]
+// newStreamDecoder returns a decoder of the body that starts with head,
+// which becomes its window, and goes on with r; without head, the window
+// is a new one.
+func newStreamDecoder(head []byte, r io.Reader, maxToken int64) *decoder {
+	d := &decoder{r: r, maxToken: maxToken, nslab: firstNodeSlab, tslab: firstTimeSlab}
+	if len(head) > 0 {
+		d.win, d.buf = head[:cap(head)], head
+	} else {
+		d.win = make([]byte, windowSize)
+		d.buf = d.win[:0]
+	}
 	return d
 }
 

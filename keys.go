@@ -1,10 +1,8 @@
 package client
 
 import (
-	"bytes"
 	"context"
 	"errors"
-	"io"
 	"net/http"
 	"strconv"
 	"time"
@@ -291,7 +289,7 @@ func readKeysAnswer(resp *http.Response, g *guardedBody, limit int64) (*Response
 		return unmarshalHTTPResponse(resp.StatusCode, resp.Header, head)
 	}
 	res := new(Response)
-	if err := decodeStreamResponse(io.MultiReader(bytes.NewReader(head), g), res); err != nil {
+	if err := decodeStreamResponseAfter(head, g, res); err != nil {
 		var re *readError
 		if errors.As(err, &re) {
 			return nil, g.fail(re.err) // g's own failure, or a token too large

@@ -130,3 +130,28 @@ func FuzzStreamResponse(f *testing.F) {
 		checkStreamResponse(t, body, seed)
 	})
 }
+
+// TestStreamResponseAfterHead: a body whose first bytes were read already
+// (readKeysAnswer's head, which becomes the window) decodes as the whole
+// body does, whatever the size of the head and of the window behind it.
+func TestStreamResponseAfterHead(t *testing.T) {
+	bodies := append([]string{realRecursiveGet, string(benchBody(3000))}, longStringBodies()...)
+	for i, body := range bodies {
+		var want Response
+		werr := decodeResponse([]byte(body), &want)
+		for _, n := range []int{1, 100, 4096, streamThreshold + 1} {
+			n = min(n, len(body))
+			head := append(make([]byte, 0, max(n, streamThreshold+1)), body[:n]...)
+			var got Response
+			gerr := decodeStreamResponseAfter(head, iotest.HalfReader(strings.NewReader(body[n:])), &got)
+			switch {
+			case (werr == nil) != (gerr == nil):
+				t.Fatalf("body %d, head %d: error %v, whole body: %v", i, n, gerr, werr)
+			case werr != nil && werr.Error() != gerr.Error():
+				t.Fatalf("body %d, head %d: error %q, whole body: %q", i, n, gerr, werr)
+			case werr == nil && !reflect.DeepEqual(got, want):
+				t.Fatalf("body %d, head %d:\nstream %.300s\nwhole  %.300s", i, n, dumpResponse(&got), dumpResponse(&want))
+			}
+		}
+	}
+}
