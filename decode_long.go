@@ -18,7 +18,7 @@ import (
 )
 
 // longPiece is the size of the first pieces a long string is read into;
-// later ones are a quarter of what was read so far. Fresh memory is what a
+// later ones are a sixteenth of what was read so far. Fresh memory is what a
 // long string costs most (a page fault for every 4 KiB touched first),
 // more than copying it, so the last piece should leave little unused, and
 // a huge string should not take thousands of pieces.
@@ -86,7 +86,7 @@ func (d *decoder) longString() (string, error) {
 		}
 		if len(piece) == cap(piece) {
 			pieces = append(pieces, piece)
-			piece = make([]byte, 0, max(longPiece, total/4))
+			piece = make([]byte, 0, max(longPiece, total/16))
 		}
 		// Read no more than the window holds, so that what follows the
 		// string fits in it.
@@ -106,7 +106,7 @@ func (d *decoder) longString() (string, error) {
 			if err != nil {
 				d.setReadErr(err)
 			}
-			return d.joinLongString(append(pieces, piece[:q]), true, at)
+			return d.joinLongString(append(pieces, piece[:q+1]), true, at)
 		}
 		if err != nil {
 			d.setReadErr(err)
@@ -180,24 +180,19 @@ func trailingBackslashes(b []byte) int {
 	return n
 }
 
-// joinLongString joins pieces, the contents of a string without its
-// quotes whose first byte is at body offset at, into the value of the
-// string: a view of the joined bytes when they stand for themselves, as in
-// str, otherwise their unescaped copy. Unless closed (the body ended
-// within the string), it fails as str fails on such a string, at the same
-// body offset.
+// joinLongString joins pieces, the contents of a string after its opening
+// quote, whose first byte is at body offset at, and with its closing quote
+// when closed, into the value of the string: a view of the joined bytes
+// when they stand for themselves, as in str, otherwise their unescaped
+// copy. Unless closed (the body ended within the string), it fails as str
+// fails on such a string, at the same body offset.
 func (d *decoder) joinLongString(pieces [][]byte, closed bool, at int64) (string, error) {
-	n := 0
-	for _, p := range pieces {
-		n += len(p)
-	}
-	raw := make([]byte, 0, n+1)
-	for _, p := range pieces {
-		raw = append(raw, p...)
-	}
+	// bytes.Join allocates without zeroing what it copies over.
+	raw := bytes.Join(pieces, nil)
+	n := len(raw)
 	i := 0
 	if closed {
-		raw = append(raw, '"')
+		n-- // the closing quote, which ends the scans below
 		// Plain ASCII and valid UTF-8 stand for themselves.
 		for {
 			i = plainRun(raw, i)
@@ -214,9 +209,15 @@ func (d *decoder) joinLongString(pieces [][]byte, closed bool, at int64) (string
 			return blockString(raw[:n]), nil
 		}
 	}
-	// The rest, unescaped from raw into a buffer of its own.
+	// The rest, unescaped: in place when raw is valid UTF-8, whose value
+	// is never longer than its escaped form at any point (escapes only
+	// shrink), so that no byte is written before it is read; otherwise
+	// into a buffer of its own, as invalid bytes grow into U+FFFD.
 	u := decoder{buf: raw}
-	dst := append(make([]byte, 0, n+16), raw[:i]...)
+	dst := raw[:i]
+	if !closed || !utf8.Valid(raw[i:n]) {
+		dst = append(make([]byte, 0, n+16), raw[:i]...)
+	}
 	dst, err := u.appendUnescaped(dst, i)
 	if err != nil {
 		if de, ok := err.(*decodeError); ok {
