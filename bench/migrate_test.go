@@ -27,8 +27,11 @@ import (
 // the same keys (already in memory, untimed) into v3, one per shape of
 // rawShapes. Each run writes a fresh prefix, which is deleted (and the
 // revisions compacted) after it. Reported: medians of keys/s of migrate
-// and of the best raw shape, their ratio, and the peak RSS of the migrate
-// process (getrusage of the child).
+// and of the best raw shape, their ratio, the peak RSS of the migrate
+// process, and where the CPU went (medians, seconds per run): the migrate
+// process's and the raw writer's (this process's) CPU time, and etcd's
+// during each (when the benchmark started etcd itself). Both sides share
+// the machine's two cores with etcd, so CPU time is what bounds them.
 //
 // It runs with BENCH_MIGRATE=1 (compare.sh --migrate) or BENCH_SMOKE=1
 // (compare.sh --smoke: 2000 keys, one round, so that CI's run stays
@@ -51,9 +54,11 @@ func BenchmarkMigrate(b *testing.B) {
 	}
 	bin := v2keysBinary(b)
 	ep := os.Getenv("BENCH_MIGRATE_ENDPOINT")
+	etcdPID := 0 // unknown for an etcd not started here: no etcd CPU figures
 	if ep == "" {
 		c := etcdtest.StartCluster(b, etcdtest.Options{API: etcdtest.V2, Flags: []string{"--quota-backend-bytes", "8589934592"}})
 		ep = c.ClientURLs()[0]
+		etcdPID = c.Members()[0].PID()
 	}
 	root := "/mb"
 	if os.Getenv("BENCH_MIGRATE_FILLED") != "" {
@@ -75,14 +80,19 @@ func BenchmarkMigrate(b *testing.B) {
 
 	b.Run(fmt.Sprintf("keys=%s", countLabel(n)), func(b *testing.B) {
 		var mig []float64
+		var migCPU, migEtcd []time.Duration
 		raw := map[string][]float64{}
+		rawCPU, rawEtcd := map[string][]time.Duration{}, map[string][]time.Duration{}
 		var rss int64
 		for i := 0; i < b.N; i++ {
 			for r := 0; r < rounds; r++ {
 				runMigrate := func() {
 					prefix := fmt.Sprintf("/mig%d-%d", i, r)
-					d, kib := timeMigrate(b, bin, ep, prefix, root, n)
+					e0 := etcdCPU(etcdPID)
+					d, kib, cpu := timeMigrate(b, bin, ep, prefix, root, n)
+					migEtcd = append(migEtcd, etcdCPU(etcdPID)-e0)
 					mig = append(mig, float64(n)/d.Seconds())
+					migCPU = append(migCPU, cpu)
 					rss = max(rss, kib)
 					clearV3(b, cli, prefix, "v2keys-migrate:"+prefix+root)
 				}
@@ -91,7 +101,10 @@ func BenchmarkMigrate(b *testing.B) {
 				}
 				for _, s := range rawShapes {
 					prefix := fmt.Sprintf("/raw%d-%d", i, r)
+					e0, c0 := etcdCPU(etcdPID), selfCPU()
 					d := timeRaw(b, cli, prefix, kvs, s)
+					rawCPU[s.String()] = append(rawCPU[s.String()], selfCPU()-c0)
+					rawEtcd[s.String()] = append(rawEtcd[s.String()], etcdCPU(etcdPID)-e0)
 					raw[s.String()] = append(raw[s.String()], float64(n)/d.Seconds())
 					clearV3(b, cli, prefix, "")
 				}
@@ -105,16 +118,52 @@ func BenchmarkMigrate(b *testing.B) {
 			if m := median(v); m > best {
 				best, bestName = m, name
 			}
-			b.Logf("raw %s: %.0f keys/s (rounds %.0f)", name, median(v), v)
+			b.Logf("raw %s: %.0f keys/s (rounds %.0f); CPU s: client %s, etcd %s", name, median(v), v, seconds(rawCPU[name]), seconds(rawEtcd[name]))
 		}
 		m := median(mig)
-		b.Logf("migrate: %.0f keys/s (rounds %.0f), peak RSS %d KiB; best raw %s %.0f keys/s; ratio %.2fx", m, mig, rss, bestName, best, m/best)
+		b.Logf("migrate: %.0f keys/s (rounds %.0f), peak RSS %d KiB; CPU s: migrate process %s, etcd %s", m, mig, rss, seconds(migCPU), seconds(migEtcd))
+		b.Logf("best raw %s %.0f keys/s; ratio %.2fx", bestName, best, m/best)
 		b.ReportMetric(m, "migrate-keys/s")
 		b.ReportMetric(best, "raw-keys/s")
 		b.ReportMetric(m/best, "migrate/raw")
 		b.ReportMetric(float64(rss), "migrate-peak-RSS-KiB")
+		b.ReportMetric(medianDuration(migCPU).Seconds(), "migrate-cpu-s")
+		b.ReportMetric(medianDuration(rawCPU[bestName]).Seconds(), "raw-client-cpu-s")
+		if etcdPID != 0 {
+			b.ReportMetric(medianDuration(migEtcd).Seconds(), "migrate-etcd-cpu-s")
+			b.ReportMetric(medianDuration(rawEtcd[bestName]).Seconds(), "raw-etcd-cpu-s")
+		}
 		b.ReportMetric(0, "ns/op")
 	})
+}
+
+// etcdCPU is processCPU of the etcd the benchmark started, and a large
+// negative duration (shown as "-") when it did not start one.
+func etcdCPU(pid int) time.Duration {
+	if pid == 0 {
+		return -time.Hour
+	}
+	return processCPU(pid)
+}
+
+// seconds formats CPU times of the rounds, "-" where unknown.
+func seconds(v []time.Duration) string {
+	f := make([]string, len(v))
+	for i, d := range v {
+		f[i] = "-"
+		if d >= 0 && d < time.Hour {
+			f[i] = fmt.Sprintf("%.2f", d.Seconds())
+		}
+	}
+	return "[" + strings.Join(f, " ") + "]"
+}
+
+func medianDuration(v []time.Duration) time.Duration {
+	f := make([]float64, len(v))
+	for i, d := range v {
+		f[i] = float64(d)
+	}
+	return time.Duration(median(f))
 }
 
 // rawShape is a raw writer: Ops puts per Txn, Conc Txns in flight.
@@ -228,8 +277,9 @@ func readV2(tb testing.TB, ep, root string) []kv {
 }
 
 // timeMigrate runs `v2keys migrate --prefix prefix root` and returns its
-// wall time and the child's peak RSS in KiB.
-func timeMigrate(tb testing.TB, bin, ep, prefix, root string, n int) (time.Duration, int64) {
+// wall time, the child's peak RSS in KiB and its CPU time (user and
+// system; -1 without /usr/bin/time).
+func timeMigrate(tb testing.TB, bin, ep, prefix, root string, n int) (time.Duration, int64, time.Duration) {
 	tb.Helper()
 	// --timeout: on a loaded machine the headers of a 1M-key quorum
 	// read can take more than the default 2 s.
@@ -241,7 +291,7 @@ func timeMigrate(tb testing.TB, bin, ep, prefix, root string, n int) (time.Durat
 	timeBin, _ := exec.LookPath("/usr/bin/time")
 	cmd := exec.Command(bin, args...)
 	if timeBin != "" {
-		cmd = exec.Command(timeBin, append([]string{"-f", "migrate-peak-rss-kib %M", bin}, args...)...)
+		cmd = exec.Command(timeBin, append([]string{"-f", "migrate-peak-rss-kib %M cpu %U %S", bin}, args...)...)
 	}
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
@@ -255,19 +305,29 @@ func timeMigrate(tb testing.TB, bin, ep, prefix, root string, n int) (time.Durat
 		tb.Fatalf("migrate summary lacks %q: %s", want, out.String())
 	}
 	var kib int64
+	cpu := time.Duration(-1)
 	if timeBin != "" {
 		i := bytes.LastIndex(errb.Bytes(), []byte("migrate-peak-rss-kib "))
 		if i < 0 {
 			tb.Fatalf("no peak RSS from /usr/bin/time: %s", errb.String())
 		}
 		f := strings.Fields(string(errb.Bytes()[i:]))
+		if len(f) < 5 {
+			tb.Fatalf("/usr/bin/time printed %q", errb.Bytes()[i:])
+		}
 		if kib, err = strconv.ParseInt(f[1], 10, 64); err != nil {
 			tb.Fatalf("peak RSS from /usr/bin/time: %v", err)
 		}
+		user, err1 := strconv.ParseFloat(f[3], 64)
+		sys, err2 := strconv.ParseFloat(f[4], 64)
+		if err1 != nil || err2 != nil {
+			tb.Fatalf("CPU time from /usr/bin/time: %q", f[2:5])
+		}
+		cpu = time.Duration((user + sys) * float64(time.Second))
 	} else if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 		kib = ru.Maxrss // an upper bound: includes this process's RSS
 	}
-	return d, kib
+	return d, kib, cpu
 }
 
 // timeRaw writes kvs under prefix in Txns of s.Ops puts, s.Conc at a time.
