@@ -369,7 +369,7 @@ func timeRaw(tb testing.TB, cli *clientv3.Client, prefix string, kvs []kv, s raw
 
 // clearV3 deletes the prefix range (and key, if any) and compacts, so that
 // the rounds do not grow etcd's database. A busy server may time a request
-// out ("etcdserver: request timed out"): each step is retried a few times.
+// out ("etcdserver: request timed out"): each step is retried.
 func clearV3(tb testing.TB, cli *clientv3.Client, prefix, key string) {
 	tb.Helper()
 	ctx := context.Background()
@@ -396,12 +396,15 @@ func clearV3(tb testing.TB, cli *clientv3.Client, prefix, key string) {
 		func() error { _, err := cli.Compact(ctx, rev, clientv3.WithCompactPhysical()); return err },
 	}
 	for _, step := range steps {
+		// A delete of 1M keys is one raft entry, which a busy etcd may
+		// take longer to apply than its request timeout: retry for up to
+		// two minutes.
 		var err error
-		for try := 0; try < 5; try++ {
-			if err = step(); err == nil {
+		for deadline := time.Now().Add(2 * time.Minute); ; {
+			if err = step(); err == nil || time.Now().After(deadline) {
 				break
 			}
-			time.Sleep(time.Second)
+			time.Sleep(2 * time.Second)
 		}
 		if err != nil {
 			tb.Fatalf("clearing v3 %s: %v", prefix, err)
