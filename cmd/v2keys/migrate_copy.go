@@ -255,7 +255,9 @@ func (m *migrator) written(from, to int64) (map[string]*copyEntry, error) {
 
 // sweep deletes the keys of the target range last written at or before
 // revision rev that this copy did not confirm (have[key].seen): those the
-// snapshot does not have.
+// snapshot does not have. Its Txns carry the copy's guard (rev is the
+// revision of this run's state write): a delete of this run that reaches
+// etcd after a newer run took over removes nothing that run wrote.
 func (m *migrator) sweep(rev int64, have map[string]*copyEntry) error {
 	var stale []string
 	err := m.retry(func() error {
@@ -278,7 +280,7 @@ func (m *migrator) sweep(rev int64, have map[string]*copyEntry) error {
 		b.ops = nil
 		m.deleted.Add(b.deletes)
 		b.reset()
-		return m.retry(func() error { return commitSplit(m.v3, ops) })
+		return m.retry(func() error { return commitSplit(m.v3, m.state.key, rev, ops) })
 	}
 	for _, k := range stale {
 		b.del(k, "")

@@ -22,8 +22,8 @@ import (
 
 const (
 	// maxTxnOps is etcd's default --max-txn-ops: the size of the copy's
-	// transactions (commitSplit halves a batch that a cluster with a lower
-	// limit refuses).
+	// transactions (commitWire and commitSplit halve a batch that a
+	// cluster with a lower limit refuses).
 	maxTxnOps = 128
 	// maxBatchOps is the size of a followed batch: below maxTxnOps,
 	// leaving room for the state update that rides along with it.
@@ -372,28 +372,34 @@ func (b *batch) del(key, prefix string) {
 // interruption lets the batch in flight finish.
 const writeTimeout = 30 * time.Second
 
-// commitSplit writes ops in one Txn, or, when the cluster refuses a Txn
-// that large (a --max-txn-ops or --max-request-bytes below the defaults),
-// in two halves, recursively. The operations of a copy are independent,
-// so the split changes nothing but the number of revisions.
-func commitSplit(cli *clientv3.Client, ops []clientv3.Op) error {
-	err := commitPlain(cli, ops)
+// commitSplit writes ops in one Txn guarded as the copy's are (it applies
+// only while ModRevision(stateKey) == rev, else errStateChanged, so a late
+// Txn of a run that was killed cannot undo what a newer run wrote), or,
+// when the cluster refuses a Txn that large (a --max-txn-ops or
+// --max-request-bytes below the defaults), in two halves, recursively.
+// The operations are independent, so the split changes nothing but the
+// number of revisions.
+func commitSplit(cli *clientv3.Client, stateKey string, rev int64, ops []clientv3.Op) error {
+	err := commitGuarded(cli, stateKey, rev, ops)
 	if len(ops) > 1 && (errors.Is(err, rpctypes.ErrTooManyOps) || errors.Is(err, rpctypes.ErrRequestTooLarge)) {
-		if err := commitSplit(cli, ops[:len(ops)/2]); err != nil {
+		if err := commitSplit(cli, stateKey, rev, ops[:len(ops)/2]); err != nil {
 			return err
 		}
-		return commitSplit(cli, ops[len(ops)/2:])
+		return commitSplit(cli, stateKey, rev, ops[len(ops)/2:])
 	}
 	return err
 }
 
-// commitPlain writes the operations of b in one Txn, with no condition.
-func commitPlain(cli *clientv3.Client, ops []clientv3.Op) error {
+// commitGuarded writes ops in one Txn if ModRevision(stateKey) == rev.
+func commitGuarded(cli *clientv3.Client, stateKey string, rev int64, ops []clientv3.Op) error {
 	ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
 	defer cancel()
-	_, err := cli.Txn(ctx).Then(ops...).Commit()
+	resp, err := cli.Txn(ctx).If(clientv3.Compare(clientv3.ModRevision(stateKey), "=", rev)).Then(ops...).Commit()
 	if err != nil {
 		return fmt.Errorf("v3 write: %w", err)
+	}
+	if !resp.Succeeded {
+		return errStateChanged
 	}
 	return nil
 }

@@ -217,3 +217,53 @@ func TestCommitWire(t *testing.T) {
 		t.Errorf("revision %d after the late Txn, want %d (only the state key's put)", after.Header.Revision, resp.Header.Revision+1)
 	}
 }
+
+// TestCommitSplitGuarded checks the sweep's deletes: written in halves
+// when the cluster allows fewer operations per Txn, and, once the state key
+// has changed (a newer run took over), a late delete removes nothing and
+// returns errStateChanged.
+func TestCommitSplitGuarded(t *testing.T) {
+	c := etcdtest.StartCluster(t, etcdtest.Options{API: etcdtest.V3, Flags: []string{"--max-txn-ops", "10"}})
+	cli := newV3(t, c.ClientURLs()[0])
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	state, err := cli.Put(ctx, testGuardKey, "state")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 30 {
+		if _, err := cli.Put(ctx, fmt.Sprintf("/s/k%02d", i), "v"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dels := func(from, to int) []clientv3.Op {
+		var ops []clientv3.Op
+		for i := from; i < to; i++ {
+			ops = append(ops, clientv3.OpDelete(fmt.Sprintf("/s/k%02d", i)))
+		}
+		return ops
+	}
+	if err := commitSplit(cli, testGuardKey, state.Header.Revision, dels(0, 15)); err != nil {
+		t.Fatal(err)
+	}
+	left, err := cli.Get(ctx, "/s/", clientv3.WithPrefix(), clientv3.WithCountOnly())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if left.Count != 15 {
+		t.Fatalf("%d keys left after deleting 15 of 30, want 15", left.Count)
+	}
+	if _, err := cli.Put(ctx, testGuardKey, "new state"); err != nil {
+		t.Fatal(err)
+	}
+	if err := commitSplit(cli, testGuardKey, state.Header.Revision, dels(15, 30)); err != errStateChanged {
+		t.Fatalf("late delete: %v, want errStateChanged", err)
+	}
+	after, err := cli.Get(ctx, "/s/", clientv3.WithPrefix(), clientv3.WithCountOnly())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.Count != 15 {
+		t.Errorf("%d keys left after the late delete, want 15 (nothing deleted)", after.Count)
+	}
+}
