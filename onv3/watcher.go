@@ -28,7 +28,8 @@ func (k *keysAPI) Watcher(key string, opts *client.WatcherOptions) client.Watche
 	if opts != nil {
 		o = *opts
 	}
-	w := &watcher{k: k, recursive: o.Recursive, resync: o.ResyncOnCleared, done: make(chan struct{})}
+	w := &watcher{k: k, recursive: o.Recursive, resync: o.ResyncOnCleared}
+	w.life, w.end = context.WithCancel(context.Background())
 	if strings.IndexByte(key, 0) >= 0 {
 		w.bad = errNUL
 	}
@@ -46,9 +47,11 @@ type watcher struct {
 	resync    bool
 	bad       error // the key cannot be watched
 
-	// done is closed by Close, which does not wait for a Next in progress.
-	done      chan struct{}
-	closeOnce sync.Once
+	// life is the watcher's lifetime, ended by Close: every watch stream
+	// opened is derived from it, so Close ends the stream at once, with or
+	// without a Next in progress, and without waiting for one.
+	life context.Context
+	end  context.CancelFunc
 
 	// mu serialises Next calls.
 	mu      sync.Mutex
@@ -63,7 +66,7 @@ var errWatcherClosed = errors.New("onv3: watcher closed")
 // Close ends the watch stream, also under a Next that waits (which then
 // returns an error). A later Next fails. Safe to call more than once.
 func (w *watcher) Close() error {
-	w.closeOnce.Do(func() { close(w.done) })
+	w.end()
 	return nil
 }
 
@@ -102,11 +105,9 @@ func (w *watcher) Next(ctx context.Context) (*client.Response, error) {
 		return nil, w.bad
 	}
 	for {
-		select {
-		case <-w.done:
+		if w.life.Err() != nil {
 			w.stop()
 			return nil, errWatcherClosed
-		default:
 		}
 		if len(w.pending) > 0 {
 			r := w.pending[0]
@@ -125,10 +126,14 @@ func (w *watcher) Next(ctx context.Context) (*client.Response, error) {
 		case <-ctx.Done():
 			w.stop() // the next call resumes from w.next
 			return nil, ctx.Err()
-		case <-w.done:
+		case <-w.life.Done():
 			w.stop()
 			return nil, errWatcherClosed
 		case wr, ok = <-w.stream:
+		}
+		if w.life.Err() != nil { // the stream ended because Close ended it
+			w.stop()
+			return nil, errWatcherClosed
 		}
 		if !ok {
 			w.stop()
@@ -173,7 +178,7 @@ func (w *watcher) ended() error {
 }
 
 func (w *watcher) open() {
-	ctx, cancel := context.WithCancel(clientv3.WithRequireLeader(context.Background()))
+	ctx, cancel := context.WithCancel(clientv3.WithRequireLeader(w.life))
 	start, end := w.rangeOf()
 	opts := []clientv3.OpOption{clientv3.WithRange(end), clientv3.WithPrevKV(), clientv3.WithCreatedNotify()}
 	if w.next > 0 {
