@@ -19,6 +19,16 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// The first SIGINT or SIGTERM asks the command to stop cleanly (a
+	// migrate copy lets its transactions in flight finish, which can take
+	// a request timeout on a hung member); once it arrived the signals get
+	// their default action back, so a second one ends the process at once,
+	// as users expect of a second Ctrl-C. Everything v2keys writes stays
+	// safe to stop at any point (see README.md, "Stopping a copy").
+	go func() {
+		<-ctx.Done()
+		stop()
+	}()
 	code := runContext(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)

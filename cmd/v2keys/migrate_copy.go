@@ -215,6 +215,10 @@ func (m *migrator) copy(fresh bool) (*client.Follower, error) {
 		send()
 	}
 	close(batches)
+	if e.ctx.Err() != nil {
+		prog.Done() // its line ends before the message
+		fmt.Fprintln(e.stderr, "interrupted: waiting for the transactions in flight (interrupt again to exit at once; the next run resumes either way)")
+	}
 	wg.Wait()
 	prog.Done()
 	switch {

@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"os/exec"
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -38,12 +40,20 @@ func TestMigrateKilled(t *testing.T) {
 	for _, tc := range []struct {
 		sig   syscall.Signal
 		clean bool // stops cleanly, with status 4 and the message
+		twice bool // a second signal while the Txns in flight hang
 	}{
-		{syscall.SIGINT, true},
-		{syscall.SIGTERM, true},
-		{syscall.SIGKILL, false},
+		{syscall.SIGINT, true, false},
+		{syscall.SIGTERM, true, false},
+		{syscall.SIGKILL, false, false},
+		// A second Ctrl-C ends the process at once, by the signal, while
+		// the member is still paused (the first one would wait for it).
+		{syscall.SIGINT, false, true},
 	} {
-		t.Run(tc.sig.String(), func(t *testing.T) {
+		name := tc.sig.String()
+		if tc.twice {
+			name += " twice"
+		}
+		t.Run(name, func(t *testing.T) {
 			dst := etcdtest.StartCluster(t, etcdtest.Options{API: etcdtest.V3})
 			member := dst.Members()[0]
 			dstEP := dst.ClientURLs()[0]
@@ -54,7 +64,13 @@ func TestMigrateKilled(t *testing.T) {
 
 			cmd := exec.Command(bin, args...)
 			var stdout, stderr bytes.Buffer
-			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			var stderrMu sync.Mutex // the test reads stderr while the process writes it
+			cmd.Stdout, cmd.Stderr = &stdout, lockedWriter{&stderrMu, &stderr}
+			stderrText := func() string {
+				stderrMu.Lock()
+				defer stderrMu.Unlock()
+				return stderr.String()
+			}
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)
 			}
@@ -94,6 +110,22 @@ func TestMigrateKilled(t *testing.T) {
 				t.Fatal(err)
 			}
 			time.Sleep(100 * time.Millisecond) // the signal arrives while Txns are in flight
+			if tc.twice {
+				// The first signal was taken: the command says it waits.
+				for deadline := time.Now().Add(10 * time.Second); !strings.Contains(stderrText(), "interrupt again to exit at once"); time.Sleep(10 * time.Millisecond) {
+					if time.Now().After(deadline) {
+						t.Fatalf("no word of the first %v on stderr: %q", tc.sig, stderrText())
+					}
+				}
+				if err := cmd.Process.Signal(tc.sig); err != nil {
+					t.Fatal(err)
+				}
+				select {
+				case <-exited:
+				case <-time.After(10 * time.Second):
+					t.Fatalf("migrate did not exit at the second %v while the member was paused\n%s", tc.sig, stderrText())
+				}
+			}
 			if err := member.Resume(); err != nil {
 				t.Fatal(err)
 			}
@@ -155,4 +187,16 @@ func TestMigrateKilled(t *testing.T) {
 			}
 		})
 	}
+}
+
+// lockedWriter serializes writes to w with mu.
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
