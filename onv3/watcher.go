@@ -78,16 +78,30 @@ func (w *watcher) stop() {
 }
 
 // rangeOf is the v3 range the watch covers; events of keys beside the
-// watched ones that it also covers are filtered out by inScope.
+// watched ones that it also covers are filtered out by inScope. Below a
+// directory the range starts at the outermost directory's marker, so that
+// the one stream also carries the removal of every directory above the
+// key (a directory's expiry deletes only its marker), in revision order
+// with the key's own events: see ancestorGone. The root and top-level keys
+// have no directory above, and their range is exactly theirs.
 func (w *watcher) rangeOf() (string, string) {
 	l := w.k.l
 	if w.key == "/" {
 		return l.Below("/")
 	}
-	if w.recursive {
-		return l.FileKey(w.key), l.Prefix + w.key + "0"
+	start := l.FileKey(w.key)
+	if anc := Ancestors(w.key); len(anc) > 0 {
+		start = l.DirKey(anc[0])
 	}
-	return l.FileKey(w.key), l.DirKey(w.key) + "\x00"
+	if w.recursive {
+		return start, l.Prefix + w.key + "0"
+	}
+	return start, l.DirKey(w.key) + "\x00"
+}
+
+// isAbove reports whether the v2 key is a directory above the watched key.
+func (w *watcher) isAbove(key string) bool {
+	return len(key) < len(w.key) && w.key[len(key)] == '/' && strings.HasPrefix(w.key, key)
 }
 
 func (w *watcher) inScope(key string) bool {
@@ -232,13 +246,16 @@ func (w *watcher) convert(ctx context.Context, wr clientv3.WatchResponse) error 
 // revision converts the events of one revision. A write made through
 // onv3 carries an action record naming its key and action: it gives one
 // v2 event and the other keys of the revision (directories created on the
-// way, a deleted subtree) give none, as in v2. Without a record (plain v3
-// clients, lease expiry) each key gives its own event: a put is "set", a
-// delete is "expire" if the key had a lease, else "delete".
+// way, a deleted subtree) give none, as in v2. Without a record in the
+// watch's range (plain v3 clients, lease expiry, an onv3 write below a
+// directory watched alone) each key gives its own event: a put is "set", a
+// delete is "expire" if the key had a lease, else "delete"; but a
+// directory created with keys below it is created on the way, as in v2
+// (implicitDir).
 func (w *watcher) revision(ctx context.Context, rev int64, evs []*clientv3.Event, h *pb.ResponseHeader) ([]*client.Response, error) {
 	l := w.k.l
 	byKey := map[string][]change{}
-	var records []*clientv3.Event
+	var records, above []*clientv3.Event
 	for _, ev := range evs {
 		key, kind := l.Parse(string(ev.Kv.Key))
 		switch kind {
@@ -247,8 +264,11 @@ func (w *watcher) revision(ctx context.Context, rev int64, evs []*clientv3.Event
 				records = append(records, ev)
 			}
 		case File, Dir:
-			if w.inScope(key) {
+			switch {
+			case w.inScope(key):
 				byKey[key] = append(byKey[key], change{ev, kind})
+			case kind == Dir && ev.Type == clientv3.EventTypeDelete && w.isAbove(key):
+				above = append(above, ev)
 			}
 		}
 	}
@@ -256,6 +276,18 @@ func (w *watcher) revision(ctx context.Context, rev int64, evs []*clientv3.Event
 	emit := func(r *client.Response) {
 		r.Index, r.ClusterID = uint64(h.Revision), clusterIDString(h.ClusterId)
 		out = append(out, r)
+	}
+	if len(records) == 0 && len(byKey) == 0 && len(above) > 0 {
+		// Nothing of this watch's range changed, but the marker of a
+		// directory above it went: the watched keys vanished with it.
+		r, err := w.ancestorGone(ctx, rev, above)
+		if err != nil {
+			return nil, err
+		}
+		if r != nil {
+			emit(r)
+		}
+		return out, nil
 	}
 	if len(records) == 0 && w.key != "/" && anyDelete(byKey) {
 		// Keys of this watch were deleted by a write whose record lies
@@ -316,6 +348,15 @@ func (w *watcher) revision(ctx context.Context, rev int64, evs []*clientv3.Event
 		if (kind != File && kind != Dir) || !w.inScope(key) {
 			continue
 		}
+		if kind == Dir && ev.Type == clientv3.EventTypePut && ev.PrevKv == nil {
+			implicit, err := w.implicitDir(ctx, key, rev, evs)
+			if err != nil {
+				return nil, err
+			}
+			if implicit {
+				continue
+			}
+		}
 		r := &client.Response{Action: actionSet}
 		if ev.Type == clientv3.EventTypePut {
 			r.Node = kvNode(key, kind, ev.Kv)
@@ -341,51 +382,6 @@ func (w *watcher) revision(ctx context.Context, rev int64, evs []*clientv3.Event
 type change struct {
 	ev   *clientv3.Event
 	kind Kind
-}
-
-// ancestorDelete looks for the write of revision rev among the records of
-// the directories above the watched key, read as of rev (the record may
-// have gone since). The recursive delete of such a directory is v2's one
-// event of that directory; a reap of orphans is nothing. handled is false
-// when no record of rev is there (a plain v3 client's delete, a lease's
-// expiry): each key then gives its own event. A compacted revision fails
-// the watch as any compacted history does.
-func (w *watcher) ancestorDelete(ctx context.Context, rev int64) (r *client.Response, handled bool, err error) {
-	l := w.k.l
-	anc := Ancestors(w.key)
-	if len(anc) == 0 {
-		return nil, false, nil // a key at the top has no directory above
-	}
-	ops := make([]clientv3.Op, 0, 2*len(anc))
-	for _, a := range anc {
-		ops = append(ops, clientv3.OpGet(l.RecordKey(a), clientv3.WithRev(rev)),
-			clientv3.OpGet(l.DirKey(a), clientv3.WithRev(rev-1)))
-	}
-	resp, err := w.k.c.Txn(ctx).Then(ops...).Commit()
-	if err != nil {
-		return nil, false, readErr(ctx, fmt.Errorf("reading the records of the directories above %s at %d: %w", w.key, rev, err))
-	}
-	for i, a := range anc {
-		recs := resp.Responses[2*i].GetResponseRange().Kvs
-		if len(recs) == 0 || recs[0].ModRevision != rev {
-			continue
-		}
-		action, _, _ := strings.Cut(string(recs[0].Value), "\x00")
-		switch {
-		case action == actionReap:
-			return nil, true, nil
-		case action != actionDelete:
-			return nil, false, nil
-		}
-		n := &client.Node{Key: a, Dir: true, ModifiedIndex: uint64(rev)}
-		r := &client.Response{Action: actionDelete, Node: n}
-		if markers := resp.Responses[2*i+1].GetResponseRange().Kvs; len(markers) > 0 {
-			r.PrevNode = dirNode(a, markers[0])
-			n.CreatedIndex = r.PrevNode.CreatedIndex
-		}
-		return r, true, nil
-	}
-	return nil, false, nil
 }
 
 // anyDelete reports whether a change of byKey is a delete.
