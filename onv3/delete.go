@@ -31,13 +31,13 @@ func (k *keysAPI) Delete(ctx context.Context, key string, opts *client.DeleteOpt
 	if o.Recursive {
 		o.Dir = true
 	}
-	mode := belowFirst
+	mode := readKey
 	if o.Dir && !o.Recursive {
-		mode = belowKeys // to tell whether the directory is empty
+		mode = readBelow // to tell whether the directory is empty
 	}
 	l := k.l
 	return k.write(ctx, key, mode, func(v *pathView) (*plan, error) {
-		kv, dir, err := v.lookup(l)
+		kv, dir, err := v.lookup()
 		if err != nil {
 			return nil, err
 		}
@@ -70,7 +70,7 @@ func (k *keysAPI) Delete(ctx context.Context, key string, opts *client.DeleteOpt
 			return nil, v2Error(client.ErrorCodeNotFile, key, v.rev)
 		default:
 			if !o.Recursive {
-				for _, c := range v.below[1:] {
+				for _, c := range v.below {
 					if ck, kind := l.Parse(string(c.Key)); (kind == File || kind == Dir) && parentOf(ck) == key {
 						return nil, v2Error(client.ErrorCodeDirNotEmpty, key, v.rev)
 					}

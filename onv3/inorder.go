@@ -47,7 +47,7 @@ func (k *keysAPI) CreateInOrder(ctx context.Context, dir, value string, opts *cl
 	decide := func(v *pathView) (*plan, error) {
 		var missing []string
 		if dir != "/" {
-			m, reap, err := v.createPath(l)
+			m, reap, err := v.createPath()
 			if err != nil {
 				return nil, err
 			}
@@ -55,10 +55,10 @@ func (k *keysAPI) CreateInOrder(ctx context.Context, dir, value string, opts *cl
 				return nil, reapFirst{reap}
 			}
 			switch {
-			case v.marker(l) != nil:
+			case v.dir != nil:
 			case v.file != nil:
 				return nil, v2Error(client.ErrorCodeNotDir, dir, v.rev)
-			case v.orphansBelow(l):
+			case v.orphansBelow():
 				return nil, reapFirst{dir}
 			default:
 				m = append(m, dir)
@@ -105,7 +105,7 @@ func (k *keysAPI) CreateInOrder(ctx context.Context, dir, value string, opts *cl
 		}}, nil
 	}
 	// For the root, the path read is harmless: the root has no key.
-	resp, err := k.write(ctx, dir, belowFirst, decide, nil)
+	resp, err := k.write(ctx, dir, readDir, decide, nil)
 	if err != nil && lease != 0 {
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		_, _ = k.c.Revoke(rctx, lease)

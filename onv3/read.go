@@ -2,139 +2,198 @@ package onv3
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/v2keys/client"
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 	"go.etcd.io/etcd/api/v3/mvccpb"
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
-// belowMode says how much of the range below the target key a pathView reads.
-type belowMode int
+// readMode says what a write reads beyond the key's file and marker and
+// its directories' files and markers.
+//
+// Every key a write reads is read alone (a single-key range), never as the
+// first key of a range: etcd (3.4 to 3.7) walks the whole of a range to
+// count it even when asked for one key, so reading the first key below a
+// directory of 100,000 keys would cost the server the walk of 100,000 keys
+// on every write into it.
+type readMode int
 
 const (
-	belowFirst belowMode = iota // the first key only (the marker, if any)
-	belowKeys                   // every key, without values
-	belowAll                    // every key with its value (a Get: ancestors' markers only)
+	// readKey: the key's file and marker (a write that creates nothing:
+	// update, compare-and-swap, delete of a file).
+	readKey readMode = iota
+	// readCreate: as readKey, for a write that creates the directories
+	// missing above the key, which must reap the orphans below the
+	// outermost one first.
+	readCreate
+	// readDir: as readCreate, for a write that also makes the key itself
+	// a directory (which must reap the orphans below it first).
+	readDir
+	// readBelow: also every key below the key, without values (a
+	// non-recursive directory delete, which must know it is empty).
+	readBelow
 )
 
-// pathView is the state of one v2 key and its ancestors, read in one
-// transaction at one revision.
+// pathView is the state of one v2 key and its directories, read at one
+// revision.
 type pathView struct {
 	key       string // canonical v2 key
 	rev       int64  // revision of the read
 	clusterID uint64
 	anc       []string
-	ancFile   []*mvccpb.KeyValue // file at each ancestor, or nil
-	ancFirst  []*mvccpb.KeyValue // first key below each ancestor (a Get: its marker), or nil
-	file      *mvccpb.KeyValue   // file at key, or nil
-	below     []*mvccpb.KeyValue // keys below key (from its marker on)
+	// ancAllDirs: every directory above the key has its marker, checked
+	// by a compare of the read (a Get) instead of read; ancFile and
+	// ancDir are then nil.
+	ancAllDirs bool
+	ancFile    []*mvccpb.KeyValue // file at each ancestor, or nil
+	ancDir     []*mvccpb.KeyValue // marker of each ancestor, or nil
+	file       *mvccpb.KeyValue   // file at key, or nil
+	dir        *mvccpb.KeyValue   // marker of key, or nil
+	below      []*mvccpb.KeyValue // readBelow and Get: the keys below key after its marker
+	// orphansOf is the directory with no marker below which keys lie
+	// (orphans, left by its expiry), when it matters to the write: the
+	// outermost ancestor without marker (unless a file is in the way
+	// before it), else the key itself in readDir mode. "" when there are
+	// none.
+	orphansOf string
 }
 
-// readPath reads the state of key (canonical, not the root) in one
-// read-only transaction.
-func (k *keysAPI) readPath(ctx context.Context, key string, mode belowMode, serializable bool) (*pathView, error) {
-	resp, err := k.c.Txn(ctx).Then(k.pathOps(key, mode, serializable)...).Commit()
-	if err != nil {
-		return nil, readErr(ctx, err)
-	}
-	return k.parsePath(key, resp.Header, resp.Responses), nil
-}
-
-// pathOps are the reads of a pathView of key.
-func (k *keysAPI) pathOps(key string, mode belowMode, serializable bool) []clientv3.Op {
-	opt := func(o ...clientv3.OpOption) []clientv3.OpOption {
-		if serializable {
-			return append(o, clientv3.WithSerializable())
+// readPath reads the state of key (canonical, not the root) for a write,
+// at one revision: one read-only transaction of single keys, and, only
+// when a directory is missing where the write would create it, a range
+// read at the same revision to find orphans below it.
+func (k *keysAPI) readPath(ctx context.Context, key string, mode readMode) (*pathView, error) {
+	for attempt := 0; ; attempt++ {
+		resp, err := k.c.Txn(ctx).Then(k.pathOps(key, mode)...).Commit()
+		if err != nil {
+			return nil, readErr(ctx, err)
 		}
-		return o
+		v := k.parsePath(key, mode, resp.Header, resp.Responses)
+		err = k.findOrphans(ctx, v, mode)
+		if errors.Is(err, errReadAgain) && attempt < maxAttempts {
+			continue
+		}
+		return v, err
 	}
+}
+
+// errReadAgain: the revision of a path read was compacted before its
+// orphans were read; the path is read again.
+var errReadAgain = errors.New("onv3: path read compacted")
+
+// pathOps are the reads of a pathView of key: every ancestor's file and
+// marker, the key's file and marker (readBelow: its whole range).
+func (k *keysAPI) pathOps(key string, mode readMode) []clientv3.Op {
 	anc := Ancestors(key)
 	ops := make([]clientv3.Op, 0, 2*len(anc)+2)
 	for _, a := range anc {
-		var below clientv3.Op
-		if mode == belowAll {
-			// A Get needs only whether the ancestor is a directory: its
-			// marker, the first key of its range when it exists. A write
-			// also needs to know of keys below a missing marker (orphans
-			// to reap), hence the first key of the range; etcd walks the
-			// whole range of a limited read to count it, so a Get does
-			// without.
-			below = clientv3.OpGet(k.l.DirKey(a), opt(clientv3.WithKeysOnly())...)
-		} else {
-			start, end := k.l.Below(a)
-			below = clientv3.OpGet(start, opt(clientv3.WithRange(end), clientv3.WithLimit(1), clientv3.WithKeysOnly())...)
-		}
-		ops = append(ops, clientv3.OpGet(k.l.FileKey(a), opt()...), below)
+		ops = append(ops, clientv3.OpGet(k.l.FileKey(a)), clientv3.OpGet(k.l.DirKey(a), clientv3.WithKeysOnly()))
 	}
-	start, end := k.l.Below(key)
-	ops = append(ops, clientv3.OpGet(k.l.FileKey(key), opt()...))
-	switch mode {
-	case belowFirst:
-		ops = append(ops, clientv3.OpGet(start, opt(clientv3.WithRange(end), clientv3.WithLimit(1))...))
-	case belowKeys:
-		ops = append(ops, clientv3.OpGet(start, opt(clientv3.WithRange(end), clientv3.WithKeysOnly())...))
-	default:
-		ops = append(ops, clientv3.OpGet(start, opt(clientv3.WithRange(end))...))
+	ops = append(ops, clientv3.OpGet(k.l.FileKey(key)))
+	if mode == readBelow {
+		start, end := k.l.Below(key)
+		return append(ops, clientv3.OpGet(start, clientv3.WithRange(end), clientv3.WithKeysOnly()))
 	}
-	return ops
+	return append(ops, clientv3.OpGet(k.l.DirKey(key)))
 }
 
 // parsePath builds the pathView of key from the answers to its pathOps.
-func (k *keysAPI) parsePath(key string, h *pb.ResponseHeader, rs []*pb.ResponseOp) *pathView {
+func (k *keysAPI) parsePath(key string, mode readMode, h *pb.ResponseHeader, rs []*pb.ResponseOp) *pathView {
 	v := &pathView{key: key, anc: Ancestors(key), rev: h.Revision, clusterID: h.ClusterId}
-	first := func(i int) *mvccpb.KeyValue {
-		kvs := rs[i].GetResponseRange().Kvs
-		if len(kvs) == 0 {
-			return nil
-		}
-		return kvs[0]
-	}
+	v.ancFile = make([]*mvccpb.KeyValue, len(v.anc))
+	v.ancDir = make([]*mvccpb.KeyValue, len(v.anc))
 	for i := range v.anc {
-		v.ancFile = append(v.ancFile, first(2*i))
-		v.ancFirst = append(v.ancFirst, first(2*i+1))
+		v.ancFile[i] = firstKV(rs[2*i])
+		v.ancDir[i] = firstKV(rs[2*i+1])
 	}
 	n := 2 * len(v.anc)
-	v.file = first(n)
-	v.below = rs[n+1].GetResponseRange().Kvs
+	v.file = firstKV(rs[n])
+	if mode == readBelow {
+		v.dir, v.below = splitMarker(k.l, key, rs[n+1].GetResponseRange().Kvs)
+	} else {
+		v.dir = firstKV(rs[n+1])
+	}
 	return v
 }
 
-// ancIsDir reports whether ancestor i is a directory.
-func (v *pathView) ancIsDir(l Layout, i int) bool {
-	return v.ancFirst[i] != nil && string(v.ancFirst[i].Key) == l.DirKey(v.anc[i])
+// firstKV is the key-value a single-key read found, or nil.
+func firstKV(r *pb.ResponseOp) *mvccpb.KeyValue {
+	kvs := r.GetResponseRange().GetKvs()
+	if len(kvs) == 0 {
+		return nil
+	}
+	return kvs[0]
 }
 
-// marker is the directory marker of the key, or nil.
-func (v *pathView) marker(l Layout) *mvccpb.KeyValue {
-	if len(v.below) > 0 && string(v.below[0].Key) == l.DirKey(v.key) {
-		return v.below[0]
+// splitMarker splits the keys of key's range (Layout.Below) into key's
+// marker, which sorts first when it exists, and the keys after it.
+func splitMarker(l Layout, key string, kvs []*mvccpb.KeyValue) (marker *mvccpb.KeyValue, rest []*mvccpb.KeyValue) {
+	if len(kvs) > 0 && string(kvs[0].Key) == l.DirKey(key) {
+		return kvs[0], kvs[1:]
+	}
+	return nil, kvs
+}
+
+// findOrphans fills v.orphansOf: it reads, at v's revision, the first key
+// below the directory whose missing marker the write would create, if any.
+// That range holds orphans only (keys below a missing marker), so what etcd
+// walks to count it is what a reap would delete anyway.
+func (k *keysAPI) findOrphans(ctx context.Context, v *pathView, mode readMode) error {
+	if mode != readCreate && mode != readDir {
+		return nil
+	}
+	at, allDirs := "", true
+	for i, a := range v.anc {
+		if v.ancDir[i] != nil {
+			continue
+		}
+		allDirs = false
+		if v.ancFile[i] == nil {
+			at = a
+		}
+		break // else a file in the way is 104: nothing is created
+	}
+	if allDirs && mode == readDir && v.dir == nil && v.key != "/" {
+		at = v.key
+	}
+	if at == "" {
+		return nil
+	}
+	start, end := k.l.Below(at)
+	resp, err := k.c.Get(ctx, start, clientv3.WithRange(end), clientv3.WithLimit(1), clientv3.WithKeysOnly(), clientv3.WithRev(v.rev))
+	if err != nil {
+		if errors.Is(err, rpctypes.ErrCompacted) || rpctypes.ErrorDesc(err) == rpctypes.ErrorDesc(rpctypes.ErrCompacted) {
+			return errReadAgain
+		}
+		return readErr(ctx, err)
+	}
+	if len(resp.Kvs) > 0 {
+		v.orphansOf = at
 	}
 	return nil
-}
-
-// orphansBelow reports whether keys lie below the key while it is no
-// directory: what a directory's expiry left behind.
-func (v *pathView) orphansBelow(l Layout) bool {
-	return len(v.below) > 0 && v.marker(l) == nil
 }
 
 // lookup finds the key the way the v2 store's internal get walks a path:
 // a missing element is 100 naming it, a file where a directory should be
 // is 104 naming the file. It returns the node's marker or file.
-func (v *pathView) lookup(l Layout) (kv *mvccpb.KeyValue, dir bool, err error) {
-	for i, a := range v.anc {
-		switch {
-		case v.ancIsDir(l, i):
-		case v.ancFile[i] != nil:
-			return nil, false, v2Error(client.ErrorCodeNotDir, a, v.rev)
-		default:
-			return nil, false, v2Error(client.ErrorCodeKeyNotFound, a, v.rev)
+func (v *pathView) lookup() (kv *mvccpb.KeyValue, dir bool, err error) {
+	if !v.ancAllDirs {
+		for i, a := range v.anc {
+			switch {
+			case v.ancDir[i] != nil:
+			case v.ancFile[i] != nil:
+				return nil, false, v2Error(client.ErrorCodeNotDir, a, v.rev)
+			default:
+				return nil, false, v2Error(client.ErrorCodeKeyNotFound, a, v.rev)
+			}
 		}
 	}
-	if m := v.marker(l); m != nil {
-		return m, true, nil
+	if v.dir != nil {
+		return v.dir, true, nil
 	}
 	if v.file != nil {
 		return v.file, false, nil
@@ -145,32 +204,33 @@ func (v *pathView) lookup(l Layout) (kv *mvccpb.KeyValue, dir bool, err error) {
 // createPath checks the ancestors the way the v2 store creates a path: a
 // file in the way is 104 naming it; missing directories are returned (to
 // be created). Keys found below a missing directory are orphans: reap names
-// the outermost such directory, to be reaped before the write is retried.
-func (v *pathView) createPath(l Layout) (missing []string, reap string, err error) {
+// it, to be reaped before the write is retried.
+func (v *pathView) createPath() (missing []string, reap string, err error) {
 	for i, a := range v.anc {
 		switch {
 		case len(missing) > 0:
-			if v.ancIsDir(l, i) || v.ancFile[i] != nil {
-				return nil, missing[0], nil
-			}
+			// Below a missing directory without orphans: nothing here.
 			missing = append(missing, a)
-		case v.ancIsDir(l, i):
+		case v.ancDir[i] != nil:
 		case v.ancFile[i] != nil:
 			return nil, "", v2Error(client.ErrorCodeNotDir, a, v.rev)
-		case v.ancFirst[i] != nil:
+		case v.orphansOf == a:
 			return nil, a, nil
 		default:
 			missing = append(missing, a)
 		}
 	}
-	if len(missing) > 0 && (v.file != nil || len(v.below) > 0) {
-		return nil, missing[0], nil
-	}
 	return missing, "", nil
 }
 
-// ancestorsExist are the compares of a write's fast path: every directory
-// above key has its marker.
+// orphansBelow reports whether keys lie below the key while it is no
+// directory (readDir mode): what a directory's expiry left behind.
+func (v *pathView) orphansBelow() bool {
+	return v.orphansOf == v.key
+}
+
+// ancestorsExist are the compares of a write's fast path (and of a Get):
+// every directory above key has its marker.
 func (k *keysAPI) ancestorsExist(key string) []clientv3.Cmp {
 	var cmps []clientv3.Cmp
 	for _, a := range Ancestors(key) {
@@ -188,20 +248,15 @@ func (v *pathView) guards(l Layout) []clientv3.Cmp {
 		}
 		return kv.ModRevision
 	}
-	var cmps []clientv3.Cmp
+	cmps := make([]clientv3.Cmp, 0, 2*len(v.anc)+2)
 	for i, a := range v.anc {
-		dirMod := int64(0)
-		if v.ancIsDir(l, i) {
-			dirMod = v.ancFirst[i].ModRevision
-		}
 		cmps = append(cmps,
 			clientv3.Compare(clientv3.ModRevision(l.FileKey(a)), "=", mod(v.ancFile[i])),
-			clientv3.Compare(clientv3.ModRevision(l.DirKey(a)), "=", dirMod))
+			clientv3.Compare(clientv3.ModRevision(l.DirKey(a)), "=", mod(v.ancDir[i])))
 	}
-	cmps = append(cmps,
+	return append(cmps,
 		clientv3.Compare(clientv3.ModRevision(l.FileKey(v.key)), "=", mod(v.file)),
-		clientv3.Compare(clientv3.ModRevision(l.DirKey(v.key)), "=", mod(v.marker(l))))
-	return cmps
+		clientv3.Compare(clientv3.ModRevision(l.DirKey(v.key)), "=", mod(v.dir)))
 }
 
 // reap deletes what lies below the missing directory dir, in a transaction

@@ -56,17 +56,21 @@ func (k *keysAPI) Set(ctx context.Context, key, value string, opts *client.SetOp
 		w.lease, w.leaseTTL = resp.ID, resp.TTL
 	}
 	var decide func(*pathView) (*plan, error)
+	mode := readKey // update and compare-and-swap create nothing
 	switch {
 	case o.PrevExist == client.PrevExist && o.PrevIndex == 0 && o.PrevValue == "":
 		decide = w.update
 	case o.PrevExist == client.PrevExist, o.PrevExist == client.PrevIgnore && (o.PrevIndex > 0 || o.PrevValue != ""):
 		decide = w.compareAndSwap
 	case o.PrevExist == client.PrevNoExist:
-		decide = w.create
+		decide, mode = w.create, readCreate
 	default:
-		decide = w.set
+		decide, mode = w.set, readCreate
 	}
-	resp, err := k.write(ctx, key, belowFirst, decide, w.fast())
+	if o.Dir && mode == readCreate {
+		mode = readDir
+	}
+	resp, err := k.write(ctx, key, mode, decide, w.fast())
 	if err != nil {
 		if w.lease != 0 {
 			// Best effort: the lease holds no key if the write failed.
@@ -136,7 +140,7 @@ func (w *setWrite) ancestors(missing []string) []clientv3.Op {
 
 // prevNode is the v2 representation of the node before the write.
 func (w *setWrite) prevNode(ctx context.Context, v *pathView) (*client.Node, error) {
-	kv, dir, err := v.lookup(w.k.l)
+	kv, dir, err := v.lookup()
 	if err != nil {
 		return nil, nil
 	}
@@ -214,14 +218,14 @@ func (w *setWrite) fast() *plan {
 
 func (w *setWrite) set(v *pathView) (*plan, error) {
 	l := w.k.l
-	kv, dir, err := v.lookup(l)
+	kv, dir, err := v.lookup()
 	if err != nil {
 		var e client.Error
 		if !errors.As(err, &e) || e.Code != client.ErrorCodeKeyNotFound || w.o.Refresh {
 			return nil, err
 		}
 	}
-	missing, reap, err := v.createPath(l)
+	missing, reap, err := v.createPath()
 	if err != nil {
 		return nil, err
 	}
@@ -238,7 +242,7 @@ func (w *setWrite) set(v *pathView) (*plan, error) {
 	ops := w.ancestors(missing)
 	var created int64
 	if w.o.Dir {
-		if v.orphansBelow(l) {
+		if v.orphansBelow() {
 			return nil, reapFirst{w.key}
 		}
 		if kv != nil {
@@ -262,19 +266,19 @@ func (w *setWrite) set(v *pathView) (*plan, error) {
 
 func (w *setWrite) create(v *pathView) (*plan, error) {
 	l := w.k.l
-	missing, reap, err := v.createPath(l)
+	missing, reap, err := v.createPath()
 	if err != nil {
 		return nil, err
 	}
 	if reap != "" {
 		return nil, reapFirst{reap}
 	}
-	if v.marker(l) != nil || v.file != nil {
+	if v.dir != nil || v.file != nil {
 		return nil, v2Error(client.ErrorCodeNodeExist, w.key, v.rev)
 	}
 	ops := w.ancestors(missing)
 	if w.o.Dir {
-		if v.orphansBelow(l) {
+		if v.orphansBelow() {
 			return nil, reapFirst{w.key}
 		}
 		ops = append(ops, clientv3.OpPut(l.DirKey(w.key), "", w.putOpts()...))
@@ -288,7 +292,7 @@ func (w *setWrite) create(v *pathView) (*plan, error) {
 
 func (w *setWrite) update(v *pathView) (*plan, error) {
 	l := w.k.l
-	kv, dir, err := v.lookup(l)
+	kv, dir, err := v.lookup()
 	if err != nil {
 		return nil, err
 	}
@@ -324,7 +328,7 @@ func (w *setWrite) update(v *pathView) (*plan, error) {
 
 func (w *setWrite) compareAndSwap(v *pathView) (*plan, error) {
 	l := w.k.l
-	kv, dir, err := v.lookup(l)
+	kv, dir, err := v.lookup()
 	if err != nil {
 		return nil, err
 	}

@@ -70,7 +70,7 @@ const maxAttempts = 1000
 // about 40% more CPU and the server about 20% more per Set (bench/, A/B);
 // when it fails (a directory to create, an error to report, a lost
 // compare-and-swap), the state is read in a request of its own.
-func (k *keysAPI) write(ctx context.Context, key string, mode belowMode, decide func(v *pathView) (*plan, error), fast *plan) (*client.Response, error) {
+func (k *keysAPI) write(ctx context.Context, key string, mode readMode, decide func(v *pathView) (*plan, error), fast *plan) (*client.Response, error) {
 	var reads []clientv3.Op
 	var v *pathView
 	for attempt := 0; ; attempt++ {
@@ -85,7 +85,7 @@ func (k *keysAPI) write(ctx context.Context, key string, mode belowMode, decide 
 		} else {
 			if v == nil {
 				var err error
-				if v, err = k.readPath(ctx, key, mode, false); err != nil {
+				if v, err = k.readPath(ctx, key, mode); err != nil {
 					return nil, err
 				}
 			}
@@ -120,7 +120,7 @@ func (k *keysAPI) write(ctx context.Context, key string, mode belowMode, decide 
 		var elseOps []clientv3.Op
 		if !tryingFast {
 			if reads == nil {
-				reads = k.pathOps(key, mode, false)
+				reads = k.pathOps(key, mode)
 			}
 			elseOps = reads
 		}
@@ -136,7 +136,13 @@ func (k *keysAPI) write(ctx context.Context, key string, mode belowMode, decide 
 			if tryingFast {
 				continue // v is nil: read it
 			}
-			v = k.parsePath(key, resp.Header, resp.Responses)
+			v = k.parsePath(key, mode, resp.Header, resp.Responses)
+			if err := k.findOrphans(ctx, v, mode); err != nil {
+				if !errors.Is(err, errReadAgain) {
+					return nil, err
+				}
+				v = nil
+			}
 			continue
 		}
 		var r *client.Response

@@ -1,0 +1,100 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"testing"
+	"time"
+
+	v2keys "github.com/v2keys/client"
+	"github.com/v2keys/client/onv3"
+	clientv3 "go.etcd.io/etcd/client/v3"
+)
+
+// BenchmarkOnV3WriteInDir times onv3 writes of one key inside a directory
+// of 10 keys and inside one of 100,000 (1,000 under BENCH_SMOKE alone), at
+// 1 goroutine, to show whether a write's cost grows with the size of the
+// directory it writes into (it should not: v2 writes one key):
+//
+//   - set: a Set of an existing key (the common case: one guarded Txn);
+//   - refresh: a TTL refresh of a key (the general path: the state is
+//     read, then written in a Txn guarded by what was read);
+//   - mkdir: a Set of a key in a new subdirectory, which creates the
+//     subdirectory, then the recursive delete of that subdirectory (so
+//     the directory keeps its size).
+//
+// Both directories are written in onv3's layout by raw batched Txns.
+func BenchmarkOnV3WriteInDir(b *testing.B) {
+	onv3Enabled(b)
+	large, label := 100000, "100k"
+	if os.Getenv("BENCH_SMOKE") == "1" && os.Getenv("BENCH_ONV3") != "1" {
+		large, label = 1000, "1k"
+	}
+	e := newOnV3Env(b)
+	ctx := context.Background()
+	l := onv3.Layout{Prefix: e.prefix}
+	sizes := []struct {
+		dir, label string
+		keys       int
+	}{{"/small", "10", 10}, {"/large", label, large}}
+	for _, s := range sizes {
+		ops := []clientv3.Op{clientv3.OpPut(l.DirKey(s.dir), "")}
+		for i := range s.keys {
+			ops = append(ops, clientv3.OpPut(l.FileKey(fmt.Sprintf("%s/k%06d", s.dir, i)), keyValue))
+			if len(ops) == 100 || i == s.keys-1 {
+				if _, err := e.cli.Txn(ctx).Then(ops...).Commit(); err != nil {
+					b.Fatal(err)
+				}
+				ops = ops[:0]
+			}
+		}
+	}
+	refresh := &v2keys.SetOptions{Refresh: true, TTL: time.Minute, PrevExist: v2keys.PrevExist}
+	recursive := &v2keys.DeleteOptions{Recursive: true}
+	opsOf := map[string]func(dir string) error{
+		"set": func(dir string) error {
+			_, err := e.onv3.Set(ctx, dir+"/k000001", keyValue, nil)
+			return err
+		},
+		"refresh": func(dir string) error {
+			_, err := e.onv3.Set(ctx, dir+"/k000002", "", refresh)
+			return err
+		},
+		"mkdir": func(dir string) error {
+			if _, err := e.onv3.Set(ctx, dir+"/sub/k", keyValue, nil); err != nil {
+				return err
+			}
+			_, err := e.onv3.Delete(ctx, dir+"/sub", recursive)
+			return err
+		},
+	}
+	if _, err := e.onv3.Set(ctx, "/small/k000002", keyValue, &v2keys.SetOptions{TTL: time.Minute}); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := e.onv3.Set(ctx, "/large/k000002", keyValue, &v2keys.SetOptions{TTL: time.Minute}); err != nil {
+		b.Fatal(err)
+	}
+	for _, op := range []string{"set", "refresh", "mkdir"} {
+		b.Run("op="+op, func(b *testing.B) {
+			for _, s := range sizes {
+				// impl=onv3 makes each size a row of compare.sh's table.
+				b.Run("dir="+s.label+"/impl=onv3", func(b *testing.B) {
+					f := opsOf[op]
+					if err := f(s.dir); err != nil { // warm up, and check
+						b.Fatal(err)
+					}
+					b.ReportAllocs()
+					var m cpuMeter
+					m.start(e.pid)
+					for b.Loop() {
+						if err := f(s.dir); err != nil {
+							b.Fatal(err)
+						}
+					}
+					m.report(b)
+				})
+			}
+		})
+	}
+}
