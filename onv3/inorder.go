@@ -18,8 +18,9 @@ const inOrderDigits = 20
 // number, as v2 does, in one transaction that also creates dir if needed.
 // The number is the next revision at the time of the read, or one more than
 // the greatest such name in dir if that is larger; the transaction commits
-// only if no key of that range changed since, so names are unique and
-// increase in creation order also under concurrency. Unlike v2 the name
+// only if no name from it on was written since, so names are unique and
+// increase in creation order also under concurrency. Its reads and
+// compares do not grow with the number of names in dir. Unlike v2 the name
 // need not equal the node's CreatedIndex (other writes may come between
 // the read and the commit).
 func (k *keysAPI) CreateInOrder(ctx context.Context, dir, value string, opts *client.CreateInOrderOptions) (*client.Response, error) {
@@ -65,9 +66,15 @@ func (k *keysAPI) CreateInOrder(ctx context.Context, dir, value string, opts *cl
 			}
 			missing = m
 		}
+		// Every name onv3 gave is at most the revision of its commit (it
+		// is one more than a revision read before, or than a name that
+		// obeys the same bound), so only names above the path's read
+		// revision can exceed the next revision: those (normally none;
+		// a migrated or plain v3 writer may have made some) are read, not
+		// the whole queue, which etcd would read and count in full.
 		start, _ := l.Below(dir)
-		lo, hi := start+strings.Repeat("0", inOrderDigits), start+strings.Repeat("9", inOrderDigits)+"\xff"
-		resp, err := k.c.Get(ctx, lo, clientv3.WithRange(hi), clientv3.WithKeysOnly())
+		hi := start + strings.Repeat("9", inOrderDigits) + "\xff"
+		resp, err := k.c.Get(ctx, inOrderName(start, v.rev+1), clientv3.WithRange(hi), clientv3.WithKeysOnly())
 		if err != nil {
 			return nil, readErr(ctx, err)
 		}
@@ -82,10 +89,7 @@ func (k *keysAPI) CreateInOrder(ctx context.Context, dir, value string, opts *cl
 			}
 			break
 		}
-		key := dir + "/" + fmt.Sprintf("%0*d", inOrderDigits, next)
-		if dir == "/" {
-			key = "/" + fmt.Sprintf("%0*d", inOrderDigits, next)
-		}
+		key := strings.TrimPrefix(inOrderName(start, next), l.Prefix)
 		var ops []clientv3.Op
 		for _, d := range missing {
 			ops = append(ops, clientv3.OpPut(l.DirKey(d), ""))
@@ -95,7 +99,10 @@ func (k *keysAPI) CreateInOrder(ctx context.Context, dir, value string, opts *cl
 			po = append(po, clientv3.WithLease(lease))
 		}
 		ops = append(ops, clientv3.OpPut(l.FileKey(key), value, po...))
-		cmps := []clientv3.Cmp{clientv3.Compare(clientv3.ModRevision(lo), "<", resp.Header.Revision+1).WithRange(hi)}
+		// No name from next on was written since the read: the name is
+		// new, and greater than every name created before it. (Smaller
+		// names created since were created, and named, before it.)
+		cmps := []clientv3.Cmp{clientv3.Compare(clientv3.ModRevision(inOrderName(start, next)), "<", resp.Header.Revision+1).WithRange(hi)}
 		return &plan{cmps: cmps, ops: ops, record: actionCreate, recordKey: key, answer: func(rev int64) *client.Response {
 			n := &client.Node{Key: key, Value: value, CreatedIndex: uint64(rev), ModifiedIndex: uint64(rev)}
 			if lease != 0 {
@@ -112,4 +119,10 @@ func (k *keysAPI) CreateInOrder(ctx context.Context, dir, value string, opts *cl
 		cancel()
 	}
 	return resp, err
+}
+
+// inOrderName is the v3 key of the in-order name n in the directory whose
+// range starts at start (Layout.Below).
+func inOrderName(start string, n int64) string {
+	return start + fmt.Sprintf("%0*d", inOrderDigits, n)
 }

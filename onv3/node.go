@@ -1,8 +1,10 @@
 package onv3
 
 import (
+	"bytes"
 	"context"
 	"sort"
+	"strings"
 	"time"
 	"unsafe"
 
@@ -82,19 +84,32 @@ func (k *keysAPI) listing(ctx context.Context, dir string, kvs []*mvccpb.KeyValu
 		skipped = -2 // not listed
 	)
 	slab := make([]client.Node, len(kvs))
-	parents := make([]int32, len(kvs))
-	children := make([]int32, len(kvs)) // number of listed children of each node
+	meta := make([]int32, 2*len(kvs))
+	parents := meta[:len(kvs)]  // index of each node's parent, root or skipped
+	children := meta[len(kvs):] // number of listed children of each node
 	rootChildren := 0
 	dirs := map[string]int32{dir: root}
 	lastKey, last := dir, int32(root)
 	listed := 0
+	base := len(k.l.Prefix)
 	for i, kv := range kvs {
 		parents[i] = skipped
-		key, kind := k.l.Parse(bytesString(kv.Key))
-		if kind != File && kind != Dir {
+		// Layout.Parse, inlined for the keys of a range below dir, which
+		// all start with Prefix+dir+"/": the v2 key, a marker's without
+		// its "/"; records (with a NUL) are not nodes.
+		if len(kv.Key) <= base+1 || kv.Key[base] != '/' || bytes.IndexByte(kv.Key, 0) >= 0 {
 			continue
 		}
-		parentKey := parentOf(key)
+		key := bytesString(kv.Key[base:])
+		isDir := key[len(key)-1] == '/'
+		if isDir {
+			key = key[:len(key)-1]
+		}
+		slash := strings.LastIndexByte(key, '/')
+		parentKey := "/"
+		if slash > 0 {
+			parentKey = key[:slash]
+		}
 		if !recursive && parentKey != dir {
 			continue
 		}
@@ -108,17 +123,19 @@ func (k *keysAPI) listing(ctx context.Context, dir string, kvs []*mvccpb.KeyValu
 		}
 		n := &slab[i]
 		n.Key, n.CreatedIndex, n.ModifiedIndex = key, uint64(kv.CreateRevision), uint64(kv.ModRevision)
-		if kind == Dir {
+		if isDir {
 			n.Dir = true
 			dirs[key] = int32(i)
 		} else {
 			n.Value = bytesString(kv.Value)
 		}
-		if err := t.fill(ctx, n, kv.Lease); err != nil {
-			return nil, err
+		if kv.Lease != 0 {
+			if err := t.fill(ctx, n, kv.Lease); err != nil {
+				return nil, err
+			}
 		}
-		if Hidden(key) {
-			continue // built (its children find it), not listed
+		if slash+1 < len(key) && key[slash+1] == '_' {
+			continue // hidden: built (its children find it), not listed
 		}
 		parents[i] = parent
 		listed++

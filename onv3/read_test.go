@@ -252,3 +252,39 @@ func TestReadPathExpiredDir(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// TestInOrderAfterLargerNames: CreateInOrder reads only the names above the
+// current revision, not the whole queue; a name greater than the revision
+// (as `migrate` copies v2's indexes, or a plain v3 client writes) is still
+// passed, and names stay in creation order after it.
+func TestInOrderAfterLargerNames(t *testing.T) {
+	k, c, prefix := newOnV3(t)
+	ctx := testCtx(t)
+	l := Layout{Prefix: prefix}
+	for i := range 50 {
+		if _, err := k.CreateInOrder(ctx, "/q", "early", nil); err != nil {
+			t.Fatalf("in-order %d: %v", i, err)
+		}
+	}
+	big := fmt.Sprintf("/q/%020d", int64(1e15))
+	if _, err := c.Put(ctx, l.FileKey(big), "migrated"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Put(ctx, l.FileKey(big+"x/deeper"), "not a name of its own"); err != nil {
+		t.Fatal(err)
+	}
+	var last string
+	for i := range 3 {
+		r, err := k.CreateInOrder(ctx, "/q", "late", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Node.Key <= big || r.Node.Key <= last {
+			t.Fatalf("in-order %d: %s, want after %s and %s", i, r.Node.Key, big, last)
+		}
+		last = r.Node.Key
+	}
+	if want := fmt.Sprintf("/q/%020d", int64(1e15)+3); last != want {
+		t.Fatalf("third name after %s: %s, want %s", big, last, want)
+	}
+}
