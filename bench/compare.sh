@@ -28,8 +28,9 @@
 #
 # --onv3: onv3 (the v2 KeysAPI on etcd's v3 API) beside raw clientv3 and
 # native v2 on one etcd 3.4 with --enable-v2: BenchmarkOnV3 (one-key Get,
-# Set, CAS at 1 and 16 goroutines) and BenchmarkOnV3RecursiveGet (100k
-# keys) in --rounds alternating rounds (default 5), then one run of
+# Set, CAS at 1 and 16 goroutines), BenchmarkOnV3RecursiveGet (100k
+# keys) and BenchmarkOnV3WriteInDir (writes into a directory of 10 and of
+# 100k keys) in --rounds alternating rounds (default 5), then one run of
 # BenchmarkOnV3WatchBurst (20,000 writes; --no-watch skips it). Prints the
 # medians with the ratios onv3/clientv3, onv3/v3txn and v2/clientv3, and the 1-minute
 # load average before each round.
@@ -65,7 +66,7 @@ fi
 if [ $onv3 = 1 ]; then
 	export BENCH_ONV3=1
 	rss=0
-	[ "$bench" != . ] || bench='^BenchmarkOnV3(RecursiveGet)?$'
+	[ "$bench" != . ] || bench='^BenchmarkOnV3(RecursiveGet|WriteInDir)?$'
 	[ $rounds_set = 1 ] || rounds=5
 fi
 
