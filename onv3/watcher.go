@@ -155,7 +155,7 @@ func (w *watcher) Next(ctx context.Context) (*client.Response, error) {
 		}
 		if wr.CompactRevision != 0 {
 			w.stop()
-			return nil, w.cleared(ctx, wr)
+			return nil, w.cleared(ctx, wr.CompactRevision, w.next, wr.Header.Revision)
 		}
 		if err := wr.Err(); err != nil {
 			w.stop()
@@ -172,6 +172,15 @@ func (w *watcher) Next(ctx context.Context) (*client.Response, error) {
 		}
 		if err := w.convert(ctx, wr); err != nil {
 			w.stop()
+			if len(w.pending) > 0 {
+				// Deliver the events before the failed revision first: the
+				// stream reopens at it (w.next) and meets the error again.
+				continue
+			}
+			var hg historyGone
+			if errors.As(err, &hg) {
+				return nil, w.cleared(ctx, hg.rev, hg.rev-1, wr.Header.Revision)
+			}
 			return nil, err
 		}
 	}
@@ -201,12 +210,14 @@ func (w *watcher) open() {
 	w.stream, w.cancel = w.k.c.Watch(ctx, start, opts...), cancel
 }
 
-// cleared reports a compacted start revision as v2 reports a cleared
-// event index: errorCode 401, or with ResyncOnCleared a fresh read of the
-// key after which the watch resumes.
-func (w *watcher) cleared(ctx context.Context, wr clientv3.WatchResponse) error {
+// cleared reports a compacted revision (the watch's start, or one that a
+// conversion read: historyGone) as v2 reports a cleared event index:
+// errorCode 401, or with ResyncOnCleared a fresh read of the key after
+// which the watch resumes. compact is the first revision kept (or a lower
+// bound of it), requested the revision asked for, index the latest known.
+func (w *watcher) cleared(ctx context.Context, compact, requested, index int64) error {
 	e := client.Error{Code: client.ErrorCodeEventIndexCleared, Message: messages[client.ErrorCodeEventIndexCleared],
-		Cause: fmt.Sprintf("the requested history has been cleared [%d/%d]", wr.CompactRevision, w.next), Index: uint64(wr.Header.Revision)}
+		Cause: fmt.Sprintf("the requested history has been cleared [%d/%d]", compact, requested), Index: uint64(index)}
 	if !w.resync {
 		return e
 	}

@@ -2,10 +2,12 @@ package onv3
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/v2keys/client"
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
@@ -25,8 +27,8 @@ import (
 // have gone since). The recursive delete of such a directory is v2's one
 // event of that directory; a reap of orphans is nothing. handled is false
 // when no record of rev is there (a plain v3 client's delete, a lease's
-// expiry): each key then gives its own event. A compacted revision fails
-// the watch as any compacted history does.
+// expiry): each key then gives its own event. A compacted revision is
+// reported as cleared history (historyErr).
 func (w *watcher) ancestorDelete(ctx context.Context, rev int64) (r *client.Response, handled bool, err error) {
 	l := w.k.l
 	anc := Ancestors(w.key)
@@ -40,7 +42,7 @@ func (w *watcher) ancestorDelete(ctx context.Context, rev int64) (r *client.Resp
 	}
 	resp, err := w.k.c.Txn(ctx).Then(ops...).Commit()
 	if err != nil {
-		return nil, false, readErr(ctx, fmt.Errorf("reading the records of the directories above %s at %d: %w", w.key, rev, err))
+		return nil, false, historyErr(ctx, rev, fmt.Errorf("reading the records of the directories above %s at %d: %w", w.key, rev, err))
 	}
 	for i, a := range anc {
 		recs := resp.Responses[2*i].GetResponseRange().Kvs
@@ -81,8 +83,7 @@ func (w *watcher) ancestorDelete(ctx context.Context, rev int64) (r *client.Resp
 // The event is the outermost directory removed: "expire" when its marker
 // had a lease (the lease's expiry; a plain v3 client's delete of a leased
 // marker looks the same), else "delete" (a plain v3 client's delete). A
-// compacted revision rev-1 fails the watch, which then resumes at rev and
-// reports the cleared history as any compacted start does.
+// compacted revision rev-1 is reported as cleared history (historyErr).
 func (w *watcher) ancestorGone(ctx context.Context, rev int64, above []*clientv3.Event) (*client.Response, error) {
 	l := w.k.l
 	anc := Ancestors(w.key)
@@ -95,7 +96,7 @@ func (w *watcher) ancestorGone(ctx context.Context, rev int64, above []*clientv3
 		clientv3.OpGet(l.DirKey(w.key), clientv3.WithRev(rev-1), clientv3.WithKeysOnly()))
 	resp, err := w.k.c.Txn(ctx).Then(ops...).Commit()
 	if err != nil {
-		return nil, readErr(ctx, fmt.Errorf("reading the directories above %s at %d: %w", w.key, rev-1, err))
+		return nil, historyErr(ctx, rev, fmt.Errorf("reading the directories above %s at %d: %w", w.key, rev-1, err))
 	}
 	found := func(i int) bool { return len(resp.Responses[i].GetResponseRange().Kvs) > 0 }
 	for i := range anc {
@@ -151,7 +152,32 @@ func (w *watcher) implicitDir(ctx context.Context, dir string, rev int64, evs []
 	resp, err := w.k.c.Get(ctx, l.DirKey(dir)+"\x00", clientv3.WithRange(end), clientv3.WithRev(rev),
 		clientv3.WithMinModRev(rev), clientv3.WithMaxModRev(rev), clientv3.WithKeysOnly(), clientv3.WithLimit(1))
 	if err != nil {
-		return false, readErr(ctx, fmt.Errorf("reading below %s at %d: %w", dir, rev, err))
+		return false, historyErr(ctx, rev, fmt.Errorf("reading below %s at %d: %w", dir, rev, err))
 	}
 	return len(resp.Kvs) > 0, nil
+}
+
+// historyGone is the failure of a read of the watch's history needed to
+// convert the events of revision rev: the history was compacted after the
+// watch received them. Next reports it as a compacted start (401, or a
+// resync), and without a resync the next call meets it again, as v2
+// answers 401 on every call for a cleared index.
+type historyGone struct {
+	rev int64
+	err error
+}
+
+func (h historyGone) Error() string {
+	return fmt.Sprintf("onv3: the history needed to convert revision %d was compacted: %v", h.rev, h.err)
+}
+
+func (h historyGone) Unwrap() error { return h.err }
+
+// historyErr is the error of a failed read of the history at rev: a
+// compacted revision is historyGone, anything else a read error.
+func historyErr(ctx context.Context, rev int64, err error) error {
+	if ctx.Err() == nil && (errors.Is(err, rpctypes.ErrCompacted) || rpctypes.ErrorDesc(errors.Unwrap(err)) == rpctypes.ErrorDesc(rpctypes.ErrCompacted)) {
+		return historyGone{rev: rev, err: err}
+	}
+	return readErr(ctx, err)
 }
