@@ -59,6 +59,12 @@ type watcher struct {
 	stream  clientv3.WatchChan
 	cancel  context.CancelFunc
 	pending []*client.Response
+	// lost is a revision whose conversion needs history that was
+	// compacted (historyGone): every later Next reports the cleared
+	// history without reopening the stream there (etcd's compaction at a
+	// revision drops that revision's deletes from the history, so a
+	// stream reopened at it could skip them).
+	lost int64
 }
 
 var errWatcherClosed = errors.New("onv3: watcher closed")
@@ -131,6 +137,9 @@ func (w *watcher) Next(ctx context.Context) (*client.Response, error) {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
+		if w.lost != 0 {
+			return nil, w.cleared(ctx, w.lost, w.lost-1, w.lost)
+		}
 		if w.stream == nil {
 			w.open()
 		}
@@ -172,14 +181,17 @@ func (w *watcher) Next(ctx context.Context) (*client.Response, error) {
 		}
 		if err := w.convert(ctx, wr); err != nil {
 			w.stop()
-			if len(w.pending) > 0 {
-				// Deliver the events before the failed revision first: the
-				// stream reopens at it (w.next) and meets the error again.
-				continue
-			}
 			var hg historyGone
 			if errors.As(err, &hg) {
-				return nil, w.cleared(ctx, hg.rev, hg.rev-1, wr.Header.Revision)
+				w.lost = hg.rev
+			}
+			if len(w.pending) > 0 {
+				// Deliver the events before the failed revision first:
+				// then the error, or the stream reopens at w.next.
+				continue
+			}
+			if w.lost != 0 {
+				return nil, w.cleared(ctx, w.lost, w.lost-1, wr.Header.Revision)
 			}
 			return nil, err
 		}
@@ -229,7 +241,7 @@ func (w *watcher) cleared(ctx context.Context, compact, requested, index int64) 
 		}
 		snap = &client.Response{Index: ce.Index}
 	}
-	w.next = int64(snap.Index) + 1
+	w.next, w.lost = int64(snap.Index)+1, 0
 	return &client.HistoryClearedError{Snapshot: snap, Cleared: e}
 }
 

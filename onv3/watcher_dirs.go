@@ -160,7 +160,7 @@ func (w *watcher) implicitDir(ctx context.Context, dir string, rev int64, evs []
 // historyGone is the failure of a read of the watch's history needed to
 // convert the events of revision rev: the history was compacted after the
 // watch received them. Next reports it as a compacted start (401, or a
-// resync), and without a resync the next call meets it again, as v2
+// resync), and without a resync on every later call (watcher.lost), as v2
 // answers 401 on every call for a cleared index.
 type historyGone struct {
 	rev int64
