@@ -176,6 +176,9 @@ func (w *watcher) Next(ctx context.Context) (*client.Response, error) {
 		if wr.Created {
 			if w.next == 0 {
 				w.next = wr.Header.Revision + 1
+			} else if err := w.checkStart(ctx, wr.Header.Revision); err != nil {
+				w.stop()
+				return nil, err
 			}
 			continue
 		}
@@ -220,6 +223,30 @@ func (w *watcher) open() {
 		opts = append(opts, clientv3.WithRev(w.next))
 	}
 	w.stream, w.cancel = w.k.c.Watch(ctx, start, opts...), cancel
+}
+
+// checkStart makes sure that the history of the stream just opened at
+// w.next is whole. etcd accepts a watch from the compacted revision
+// itself, but its compaction dropped that revision's deletes from the
+// history, so a stream from there could skip them: a read at the revision
+// before tells, and a compacted one is the cleared history, as an older
+// start is. (A compaction after this read and before etcd reads the
+// history for the stream, some 100 ms at most, is not caught: etcd offers
+// no way to.) header is the revision the stream was created at.
+func (w *watcher) checkStart(ctx context.Context, header int64) error {
+	if w.next-1 > header {
+		return nil // a start in the future: no history to check
+	}
+	start, _ := w.rangeOf() // one key: compaction is of the whole keyspace
+	_, err := w.k.c.Get(ctx, start, clientv3.WithRev(w.next-1), clientv3.WithCountOnly())
+	if err == nil {
+		return nil
+	}
+	err = historyErr(ctx, w.next, fmt.Errorf("reading at %d: %w", w.next-1, err))
+	if errors.As(err, new(historyGone)) {
+		return w.cleared(ctx, w.next, w.next-1, header)
+	}
+	return err
 }
 
 // cleared reports a compacted revision (the watch's start, or one that a
