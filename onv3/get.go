@@ -8,8 +8,8 @@ import (
 	"strings"
 
 	"github.com/v2keys/client"
+	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 	"go.etcd.io/etcd/api/v3/mvccpb"
-	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
 // Get reads a key or a directory as v2 does, in one v3 read at one
@@ -24,25 +24,16 @@ func (k *keysAPI) Get(ctx context.Context, key string, opts *client.GetOptions) 
 	}
 	key = Canonical(key)
 	t := newTTLs(k.c)
-	if key == "/" {
-		start, end := k.l.Below("/")
-		ro := []clientv3.OpOption{clientv3.WithRange(end)}
-		if !opts.Quorum {
-			ro = append(ro, clientv3.WithSerializable())
-		}
-		resp, err := k.c.Get(ctx, start, ro...)
-		if err != nil {
-			return nil, readErr(ctx, err)
-		}
-		n := &client.Node{Dir: true} // v2 answers the root without a key
-		if n.Nodes, err = k.listing(ctx, "/", resp.Kvs, opts.Recursive, opts.Sort, t); err != nil {
-			return nil, err
-		}
-		return response("get", n, nil, resp.Header.Revision, resp.Header.ClusterId), nil
-	}
-	v, err := k.readGet(ctx, key, !opts.Quorum)
+	v, r, below, err := k.readGet(ctx, key, !opts.Quorum)
 	if err != nil {
 		return nil, err
+	}
+	if key == "/" {
+		n := &client.Node{Dir: true} // v2 answers the root without a key
+		if n.Nodes, err = k.listing(ctx, "/", r, below, opts.Recursive, opts.Sort, t); err != nil {
+			return nil, err
+		}
+		return response("get", n, nil, v.rev, v.clusterID), nil
 	}
 	kv, dir, err := v.lookup()
 	if err != nil {
@@ -51,7 +42,7 @@ func (k *keysAPI) Get(ctx context.Context, key string, opts *client.GetOptions) 
 	var n *client.Node
 	if dir {
 		n = dirNode(key, kv)
-		if n.Nodes, err = k.listing(ctx, key, v.below, opts.Recursive, opts.Sort, t); err != nil {
+		if n.Nodes, err = k.listing(ctx, key, r, below, opts.Recursive, opts.Sort, t); err != nil {
 			return nil, err
 		}
 	} else {
@@ -63,59 +54,68 @@ func (k *keysAPI) Get(ctx context.Context, key string, opts *client.GetOptions) 
 	return response("get", n, nil, v.rev, v.clusterID), nil
 }
 
-// readGet reads key (canonical, not the root) for a Get in one read-only
-// transaction, at one revision. It compares that every directory above key
-// has its marker and then reads only the key's file and its range (its
-// marker, which sorts first, and everything below it); else it reads the
-// directories' files and markers, to name the missing one or the file in
-// the way (100, 104). Keys below a missing marker are orphans, invisible:
-// the compares see the markers at the revision of the reads.
-func (k *keysAPI) readGet(ctx context.Context, key string, serializable bool) (*pathView, error) {
-	var ro []clientv3.OpOption
-	if serializable {
-		ro = []clientv3.OpOption{clientv3.WithSerializable()}
+// readGet reads key (canonical) for a Get in one read-only transaction, at
+// one revision. It compares that every directory above key has its marker
+// and then reads only the key's file and its range (its marker, which sorts
+// first, and everything below it: below); else it reads the directories'
+// files and markers, to name the missing one or the file in the way (100,
+// 104). Keys below a missing marker are orphans, invisible: the compares
+// see the markers at the revision of the reads. The root has no file, no
+// marker and no directories above: its range is read.
+func (k *keysAPI) readGet(ctx context.Context, key string, serializable bool) (*pathView, *rawTxnReply, []rawKV, error) {
+	get := func(key, end string, keysOnly bool) *pb.RequestOp {
+		rr := &pb.RangeRequest{Key: []byte(key), KeysOnly: keysOnly, Serializable: serializable}
+		if end != "" {
+			rr.RangeEnd = []byte(end)
+		}
+		return &pb.RequestOp{Request: &pb.RequestOp_RequestRange{RequestRange: rr}}
 	}
 	v := &pathView{key: key, anc: Ancestors(key)}
 	start, end := k.l.Below(key)
-	txn := k.c.Txn(ctx)
-	if len(v.anc) > 0 {
-		cmps := make([]clientv3.Cmp, len(v.anc))
-		for i, a := range v.anc {
-			cmps[i] = clientv3.Compare(clientv3.CreateRevision(k.l.DirKey(a)), ">", 0)
-		}
-		txn = txn.If(cmps...)
-	}
-	txn = txn.Then(clientv3.OpGet(k.l.FileKey(key), ro...), clientv3.OpGet(start, append([]clientv3.OpOption{clientv3.WithRange(end)}, ro...)...))
-	if len(v.anc) > 0 {
-		els := make([]clientv3.Op, 0, 2*len(v.anc))
+	req := &pb.TxnRequest{}
+	if key == "/" {
+		req.Success = []*pb.RequestOp{get(start, end, false)}
+	} else {
+		req.Success = []*pb.RequestOp{get(k.l.FileKey(key), "", false), get(start, end, false)}
 		for _, a := range v.anc {
-			els = append(els, clientv3.OpGet(k.l.FileKey(a), ro...),
-				clientv3.OpGet(k.l.DirKey(a), append([]clientv3.OpOption{clientv3.WithKeysOnly()}, ro...)...))
+			dk := k.l.DirKey(a)
+			req.Compare = append(req.Compare, &pb.Compare{Result: pb.Compare_GREATER, Target: pb.Compare_CREATE,
+				Key: []byte(dk), TargetUnion: &pb.Compare_CreateRevision{}})
+			req.Failure = append(req.Failure, get(k.l.FileKey(a), "", false), get(dk, "", true))
 		}
-		txn = txn.Else(els...)
 	}
-	resp, err := txn.Commit()
+	r, err := k.rawTxn(ctx, req)
 	if err != nil {
-		return nil, readErr(ctx, err)
+		return nil, nil, nil, err
 	}
-	v.rev, v.clusterID = resp.Header.Revision, resp.Header.ClusterId
-	rs := resp.Responses
-	if resp.Succeeded {
+	v.rev, v.clusterID = r.rev, r.clusterID
+	if r.succeeded {
+		if len(r.ranges) != len(req.Success) {
+			return nil, nil, nil, fmt.Errorf("%w: %d responses to %d reads", errMalformed, len(r.ranges), len(req.Success))
+		}
 		v.ancAllDirs = true
-		v.file = firstKV(rs[0])
-		v.dir, v.below = splitMarker(k.l, key, rs[1].GetResponseRange().Kvs)
-		return v, nil
+		below := r.ranges[len(r.ranges)-1]
+		if key != "/" {
+			v.file = r.first(0)
+			if len(below) > 0 && string(r.key(&below[0])) == k.l.DirKey(key) {
+				v.dir, below = r.keyValue(&below[0]), below[1:]
+			}
+		}
+		return v, r, below, nil
+	}
+	if len(r.ranges) != len(req.Failure) {
+		return nil, nil, nil, fmt.Errorf("%w: %d responses to %d reads", errMalformed, len(r.ranges), len(req.Failure))
 	}
 	v.ancFile = make([]*mvccpb.KeyValue, len(v.anc))
 	v.ancDir = make([]*mvccpb.KeyValue, len(v.anc))
 	for i := range v.anc {
-		v.ancFile[i], v.ancDir[i] = firstKV(rs[2*i]), firstKV(rs[2*i+1])
+		v.ancFile[i], v.ancDir[i] = r.first(2*i), r.first(2*i+1)
 	}
 	if !slices.Contains(v.ancDir, nil) {
 		// Not at one revision with the compares: never answer from it.
-		return nil, fmt.Errorf("onv3: get %s: the server's compares and reads disagree", key)
+		return nil, nil, nil, fmt.Errorf("onv3: get %s: the server's compares and reads disagree", key)
 	}
-	return v, nil
+	return v, r, nil, nil
 }
 
 func response(action string, n, prev *client.Node, rev int64, clusterID uint64) *client.Response {

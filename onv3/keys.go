@@ -8,6 +8,7 @@ import (
 
 	"github.com/v2keys/client"
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"google.golang.org/grpc"
 )
 
 // Option configures a KeysAPI made by NewKeysAPI.
@@ -44,13 +45,14 @@ func NewKeysAPI(c *clientv3.Client, prefix string, opts ...Option) client.KeysAP
 	// As v2keys migrate --prefix: a trailing "/" is dropped, so that
 	// "/v2" and "/v2/" name the same layout.
 	prefix = strings.TrimRight(prefix, "/")
-	return &keysAPI{c: c, l: Layout{Prefix: prefix}, rec: &recordLease{c: c, ttl: cfg.recordTTL}}
+	return &keysAPI{c: c, l: Layout{Prefix: prefix}, rec: &recordLease{c: c, ttl: cfg.recordTTL}, callOpts: rawCallOptions(c)}
 }
 
 type keysAPI struct {
-	c   *clientv3.Client
-	l   Layout
-	rec *recordLease
+	c        *clientv3.Client
+	l        Layout
+	rec      *recordLease
+	callOpts []grpc.CallOption // of rawTxn
 }
 
 // recordLease hands out the lease that action records are written with: one

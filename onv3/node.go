@@ -75,10 +75,10 @@ func dirNode(key string, kv *mvccpb.KeyValue) *client.Node {
 //
 // It is the client's own work on a large Get, so it allocates little: the
 // nodes come from one slice, their keys and values point into the bytes of
-// kvs (which the caller's response owns alone and nobody changes), and
-// the children of every directory are carved from one slice of pointers
-// sized by a first pass.
-func (k *keysAPI) listing(ctx context.Context, dir string, kvs []*mvccpb.KeyValue, recursive, sorted bool, t *ttls) (client.Nodes, error) {
+// the answer r (which the Get owns alone and nobody changes), and the
+// children of every directory are carved from one slice of pointers sized
+// by a first pass.
+func (k *keysAPI) listing(ctx context.Context, dir string, r *rawTxnReply, kvs []rawKV, recursive, sorted bool, t *ttls) (client.Nodes, error) {
 	const (
 		root    = -1 // the parent is dir itself
 		skipped = -2 // not listed
@@ -92,15 +92,17 @@ func (k *keysAPI) listing(ctx context.Context, dir string, kvs []*mvccpb.KeyValu
 	lastKey, last := dir, int32(root)
 	listed := 0
 	base := len(k.l.Prefix)
-	for i, kv := range kvs {
+	for i := range kvs {
+		kv := &kvs[i]
+		kvKey := r.key(kv)
 		parents[i] = skipped
 		// Layout.Parse, inlined for the keys of a range below dir, which
 		// all start with Prefix+dir+"/": the v2 key, a marker's without
 		// its "/"; records (with a NUL) are not nodes.
-		if len(kv.Key) <= base+1 || kv.Key[base] != '/' || bytes.IndexByte(kv.Key, 0) >= 0 {
+		if len(kvKey) <= base+1 || kvKey[base] != '/' || bytes.IndexByte(kvKey, 0) >= 0 {
 			continue
 		}
-		key := bytesString(kv.Key[base:])
+		key := bytesString(kvKey[base:])
 		isDir := key[len(key)-1] == '/'
 		if isDir {
 			key = key[:len(key)-1]
@@ -122,15 +124,15 @@ func (k *keysAPI) listing(ctx context.Context, dir string, kvs []*mvccpb.KeyValu
 			parent, lastKey, last = p, parentKey, p
 		}
 		n := &slab[i]
-		n.Key, n.CreatedIndex, n.ModifiedIndex = key, uint64(kv.CreateRevision), uint64(kv.ModRevision)
+		n.Key, n.CreatedIndex, n.ModifiedIndex = key, uint64(kv.create), uint64(kv.mod)
 		if isDir {
 			n.Dir = true
 			dirs[key] = int32(i)
 		} else {
-			n.Value = bytesString(kv.Value)
+			n.Value = bytesString(r.value(kv))
 		}
-		if kv.Lease != 0 {
-			if err := t.fill(ctx, n, kv.Lease); err != nil {
+		if kv.lease != 0 {
+			if err := t.fill(ctx, n, kv.lease); err != nil {
 				return nil, err
 			}
 		}
