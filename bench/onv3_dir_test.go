@@ -9,7 +9,6 @@ import (
 
 	v2keys "github.com/v2keys/client"
 	"github.com/v2keys/client/onv3"
-	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
 // BenchmarkOnV3WriteInDir times onv3 writes of one key inside a directory
@@ -22,9 +21,13 @@ import (
 //     read, then written in a Txn guarded by what was read);
 //   - mkdir: a Set of a key in a new subdirectory, which creates the
 //     subdirectory, then the recursive delete of that subdirectory (so
-//     the directory keeps its size).
+//     the directory keeps its size);
+//   - inorder: a CreateInOrder in the directory, then the delete of the
+//     key it made.
 //
-// Both directories are written in onv3's layout by raw batched Txns.
+// Both directories are queues: their keys have in-order names (20 digits),
+// each written by a put of its own in onv3's layout (raw clientv3, 16 at a
+// time), so that every name is below the revision, as onv3 names them.
 func BenchmarkOnV3WriteInDir(b *testing.B) {
 	onv3Enabled(b)
 	large, label := 100000, "100k"
@@ -38,15 +41,26 @@ func BenchmarkOnV3WriteInDir(b *testing.B) {
 		dir, label string
 		keys       int
 	}{{"/small", "10", 10}, {"/large", label, large}}
+	name := func(dir string, i int) string { return fmt.Sprintf("%s/%020d", dir, i+1) }
 	for _, s := range sizes {
-		ops := []clientv3.Op{clientv3.OpPut(l.DirKey(s.dir), "")}
-		for i := range s.keys {
-			ops = append(ops, clientv3.OpPut(l.FileKey(fmt.Sprintf("%s/k%06d", s.dir, i)), keyValue))
-			if len(ops) == 100 || i == s.keys-1 {
-				if _, err := e.cli.Txn(ctx).Then(ops...).Commit(); err != nil {
-					b.Fatal(err)
+		if _, err := e.cli.Put(ctx, l.DirKey(s.dir), ""); err != nil {
+			b.Fatal(err)
+		}
+		errs := make(chan error, 16)
+		for g := range 16 {
+			go func() {
+				for i := g; i < s.keys; i += 16 {
+					if _, err := e.cli.Put(ctx, l.FileKey(name(s.dir, i)), keyValue); err != nil {
+						errs <- err
+						return
+					}
 				}
-				ops = ops[:0]
+				errs <- nil
+			}()
+		}
+		for range 16 {
+			if err := <-errs; err != nil {
+				b.Fatal(err)
 			}
 		}
 	}
@@ -54,11 +68,11 @@ func BenchmarkOnV3WriteInDir(b *testing.B) {
 	recursive := &v2keys.DeleteOptions{Recursive: true}
 	opsOf := map[string]func(dir string) error{
 		"set": func(dir string) error {
-			_, err := e.onv3.Set(ctx, dir+"/k000001", keyValue, nil)
+			_, err := e.onv3.Set(ctx, name(dir, 1), keyValue, nil)
 			return err
 		},
 		"refresh": func(dir string) error {
-			_, err := e.onv3.Set(ctx, dir+"/k000002", "", refresh)
+			_, err := e.onv3.Set(ctx, name(dir, 2), "", refresh)
 			return err
 		},
 		"mkdir": func(dir string) error {
@@ -69,13 +83,20 @@ func BenchmarkOnV3WriteInDir(b *testing.B) {
 			return err
 		},
 	}
-	if _, err := e.onv3.Set(ctx, "/small/k000002", keyValue, &v2keys.SetOptions{TTL: time.Minute}); err != nil {
-		b.Fatal(err)
+	opsOf["inorder"] = func(dir string) error {
+		r, err := e.onv3.CreateInOrder(ctx, dir, keyValue, nil)
+		if err != nil {
+			return err
+		}
+		_, err = e.onv3.Delete(ctx, r.Node.Key, nil)
+		return err
 	}
-	if _, err := e.onv3.Set(ctx, "/large/k000002", keyValue, &v2keys.SetOptions{TTL: time.Minute}); err != nil {
-		b.Fatal(err)
+	for _, s := range sizes {
+		if _, err := e.onv3.Set(ctx, name(s.dir, 2), keyValue, &v2keys.SetOptions{TTL: time.Minute}); err != nil {
+			b.Fatal(err)
+		}
 	}
-	for _, op := range []string{"set", "refresh", "mkdir"} {
+	for _, op := range []string{"set", "refresh", "mkdir", "inorder"} {
 		b.Run("op="+op, func(b *testing.B) {
 			for _, s := range sizes {
 				// impl=onv3 makes each size a row of compare.sh's table.
