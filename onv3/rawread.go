@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"reflect"
 	"slices"
 
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
@@ -63,13 +64,61 @@ func (r *rawTxnReply) first(i int) *mvccpb.KeyValue {
 	return r.keyValue(&r.ranges[i][0])
 }
 
-// rawTxn sends the read-only transaction req and decodes its answer.
+// rawTxn sends the read-only transaction req and decodes its answer. A
+// client whose KV was replaced (namespace.NewKV, another wrapper) is used
+// through its KV, so that a Get sees what the writes wrote: its answer is
+// then encoded again and decoded as a raw one.
 func (k *keysAPI) rawTxn(ctx context.Context, req *pb.TxnRequest) (*rawTxnReply, error) {
 	reply := &rawTxnReply{}
+	if reflect.TypeOf(k.c.KV) != clientKVType {
+		return reply, k.txnThroughKV(ctx, req, reply)
+	}
 	if err := k.c.ActiveConnection().Invoke(ctx, txnMethod, req, reply, k.callOpts...); err != nil {
 		return nil, readErr(ctx, clientv3.ContextError(ctx, err))
 	}
 	return reply, nil
+}
+
+// clientKVType is the type of clientv3's own KV.
+var clientKVType = reflect.TypeOf(clientv3.NewKVFromKVClient(nil, nil))
+
+// txnThroughKV sends req, whose operations are all range reads, through
+// the client's KV, and decodes the answer into reply.
+func (k *keysAPI) txnThroughKV(ctx context.Context, req *pb.TxnRequest, reply *rawTxnReply) error {
+	ops := func(ros []*pb.RequestOp) []clientv3.Op {
+		out := make([]clientv3.Op, 0, len(ros))
+		for _, ro := range ros {
+			rr := ro.GetRequestRange()
+			var opts []clientv3.OpOption
+			if len(rr.RangeEnd) > 0 {
+				opts = append(opts, clientv3.WithRange(string(rr.RangeEnd)))
+			}
+			if rr.KeysOnly {
+				opts = append(opts, clientv3.WithKeysOnly())
+			}
+			if rr.Serializable {
+				opts = append(opts, clientv3.WithSerializable())
+			}
+			out = append(out, clientv3.OpGet(string(rr.Key), opts...))
+		}
+		return out
+	}
+	cmps := make([]clientv3.Cmp, len(req.Compare))
+	for i, c := range req.Compare {
+		if c.Target != pb.Compare_CREATE || c.Result != pb.Compare_GREATER || len(c.RangeEnd) > 0 {
+			return fmt.Errorf("onv3: internal: compare %v is not sent through a KV", c)
+		}
+		cmps[i] = clientv3.Compare(clientv3.CreateRevision(string(c.Key)), ">", c.GetCreateRevision())
+	}
+	resp, err := k.c.Txn(ctx).If(cmps...).Then(ops(req.Success)...).Else(ops(req.Failure)...).Commit()
+	if err != nil {
+		return readErr(ctx, err)
+	}
+	b, err := proto.Marshal((*pb.TxnResponse)(resp))
+	if err != nil {
+		return fmt.Errorf("onv3: encoding a transaction's answer: %w", err)
+	}
+	return reply.decode(b)
 }
 
 // rawCallOptions are the call options clientv3 gives its own KV calls

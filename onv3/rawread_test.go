@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/v2keys/client"
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 	"go.etcd.io/etcd/api/v3/mvccpb"
+	"go.etcd.io/etcd/client/v3/namespace"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -129,4 +131,43 @@ func FuzzRawTxnDecode(f *testing.F) {
 			t.Fatal(err)
 		}
 	})
+}
+
+// TestGetThroughWrappedKV: with the client's KV replaced by a namespace (as
+// etcd's docs show), a Get goes through it too and sees what the writes
+// wrote there, not the keys outside the namespace.
+func TestGetThroughWrappedKV(t *testing.T) {
+	ctx := testCtx(t)
+	plain, c, prefix := newOnV3(t)
+	wrapped := newV3(t, v3URL(t))
+	wrapped.KV = namespace.NewKV(wrapped.KV, "/ns")
+	k := NewKeysAPI(wrapped, prefix)
+	for _, kv := range [][2]string{{"/w/a", "in ns"}, {"/w/d/b", "deep"}, {"/w/_h", "hidden"}} {
+		if _, err := k.Set(ctx, kv[0], kv[1], nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := plain.Set(ctx, "/w/a", "outside", nil); err != nil {
+		t.Fatal(err)
+	}
+	steps := []rstep{
+		rget("/w/a", nil, wantNode("/w/a", false, "in ns")),
+		rget("/w/_h", &client.GetOptions{Quorum: true}, wantNode("/w/_h", false, "hidden")),
+		rget("/w", recursive, wantTree("/w/a", "/w/d/", "/w/d/b")),
+		rget("/", recursive, wantTree("/w/", "/w/a", "/w/d/", "/w/d/b")),
+		rget("/w/x", nil, wantErr(client.ErrorCodeKeyNotFound, "/w/x")),
+		rget("/w/a/x", nil, wantErr(client.ErrorCodeNotDir, "/w/a")),
+		rget("/nope/x", nil, wantErr(client.ErrorCodeKeyNotFound, "/nope")),
+	}
+	for i, s := range steps {
+		if err := s.check(s.do(ctx, k)); err != nil {
+			t.Errorf("step %d (%s): %v", i, s.name, err)
+		}
+	}
+	if r, err := c.Get(ctx, "/ns"+Layout{Prefix: prefix}.FileKey("/w/a")); err != nil || len(r.Kvs) != 1 || string(r.Kvs[0].Value) != "in ns" {
+		t.Fatalf("the namespaced key: %v %v", r, err)
+	}
+	if err := wantNode("/w/a", false, "outside")(plain.Get(ctx, "/w/a", nil)); err != nil {
+		t.Fatal(err)
+	}
 }
