@@ -12,6 +12,15 @@ type FollowOptions struct {
 	// Prefix is the URL path of the keys API, as given to
 	// NewKeysAPIWithPrefix. Empty means "/v2/keys".
 	Prefix string
+
+	// Shallow makes the snapshot a listing of key alone: its files with
+	// their values and its child directories without their contents (a
+	// non-recursive read), so that a caller can read each child directory
+	// on its own (OpenSnapshot) while the watch, opened at the listing's
+	// Index, keeps every change below key, the children included. A child
+	// read later is as of a later index; the changes between the two are
+	// among those Next returns.
+	Shallow bool
 }
 
 // Follower is a consistent snapshot of a subtree followed by every change
@@ -56,7 +65,7 @@ func Follow(ctx context.Context, c Client, key string, opts *FollowOptions) (*Fo
 	if opts != nil && opts.Prefix != "" {
 		walkOpts.Prefix, prefix = opts.Prefix, opts.Prefix
 	}
-	snap, err := OpenSnapshot(ctx, c, key, walkOpts)
+	snap, err := openSnapshot(ctx, c, key, walkOpts, opts == nil || !opts.Shallow)
 	if err != nil {
 		return nil, err
 	}

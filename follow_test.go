@@ -207,3 +207,138 @@ func TestFollowSignalsLostHistory(t *testing.T) {
 		t.Fatalf("Next = %v, want ErrHistoryLost wrapping the 401 Error", err)
 	}
 }
+
+// TestFollowShallow: a shallow Follow lists the directory's own children
+// only (files with values, child directories empty); each child read
+// afterwards on its own, at its own later index, plus every followed
+// event applied in order (those a child already holds included), equals
+// the subtree's final state, while writers change files, delete whole
+// child directories and create new ones.
+func TestFollowShallow(t *testing.T) {
+	kapi, p := sharedKeys(t)
+	c := newTestClient(t, Config{HeaderTimeoutPerRequest: 10 * time.Second}, etcdtest.Shared(t).ClientURL())
+	ctx := testCtx(t)
+	for i := 0; i < 200; i++ {
+		if _, err := kapi.Set(ctx, fmt.Sprintf("%s/d%d/e%d/k%d", p, i%5, i%3, i), fmt.Sprint(i), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := kapi.Set(ctx, p+"/top", "file", nil); err != nil {
+		t.Fatal(err)
+	}
+
+	stop := make(chan struct{})
+	var writes atomic.Int64
+	var wg sync.WaitGroup
+	for g := 0; g < 2; g++ {
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			rng := rand.New(rand.NewSource(int64(g)))
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				var err error
+				switch r := rng.Intn(20); {
+				case r < 14:
+					_, err = kapi.Set(ctx, fmt.Sprintf("%s/d%d/e%d/k%d", p, rng.Intn(7), rng.Intn(3), rng.Intn(300)), fmt.Sprintf("g%d-%d", g, i), nil)
+				case r < 17:
+					_, err = kapi.Delete(ctx, fmt.Sprintf("%s/d%d/e%d/k%d", p, rng.Intn(7), rng.Intn(3), rng.Intn(300)), nil)
+				case r < 18:
+					_, err = kapi.Set(ctx, fmt.Sprintf("%s/top%d", p, rng.Intn(3)), "t", nil)
+				default:
+					_, err = kapi.Delete(ctx, fmt.Sprintf("%s/d%d", p, rng.Intn(7)), &DeleteOptions{Recursive: true})
+				}
+				var e Error
+				if err != nil && !errors.As(err, &e) {
+					t.Errorf("writer %d: %v", g, err)
+					return
+				}
+				writes.Add(1)
+			}
+		}(g)
+	}
+
+	f, err := Follow(ctx, c, p, &FollowOptions{Shallow: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	m := mirror{}
+	var children []string
+	for node, err := range f.Snapshot.All() {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rel := strings.TrimPrefix(node.Key, p+"/"); node.Key != p && strings.Contains(rel, "/") {
+			t.Fatalf("shallow listing of %s holds %s", p, node.Key)
+		}
+		switch {
+		case node.Key == p:
+		case node.Dir:
+			children = append(children, node.Key)
+		default:
+			m[node.Key] = node.Value
+		}
+	}
+	if len(children) == 0 {
+		t.Fatal("the listing has no child directory")
+	}
+	for _, child := range children {
+		time.Sleep(30 * time.Millisecond) // let the writers work between the pieces
+		s, err := OpenSnapshot(ctx, c, child, &WalkOptions{Sort: true, Quorum: true})
+		if IsKeyNotFound(err) {
+			continue // deleted since the listing: its delete is among the events
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.Index < f.Snapshot.Index {
+			t.Fatalf("piece %s at %d, before the listing's %d", child, s.Index, f.Snapshot.Index)
+		}
+		for node, err := range s.All() {
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !node.Dir {
+				m[node.Key] = node.Value
+			}
+		}
+	}
+	during := writes.Load()
+	time.Sleep(100 * time.Millisecond)
+	close(stop)
+	wg.Wait()
+	marker, err := kapi.Set(ctx, p+"/marker", "end", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	events := 0
+	for {
+		ev, err := f.Next(ctx)
+		if err != nil {
+			t.Fatalf("Next after %d events: %v", events, err)
+		}
+		events++
+		m.apply(ev)
+		if ev.Node.ModifiedIndex == marker.Node.ModifiedIndex {
+			break
+		}
+	}
+	t.Logf("listing at %d, %d pieces; %d writes during the pieces; %d events", f.Snapshot.Index, len(children), during, events)
+	if during == 0 {
+		t.Fatal("no write happened while the pieces were read; the test proves nothing")
+	}
+	want := leaves(t, kapi, p)
+	if len(m) != len(want) {
+		t.Errorf("mirror has %d keys, the keyspace %d", len(m), len(want))
+	}
+	for k, v := range want {
+		if m[k] != v {
+			t.Errorf("%s: mirror %q, keyspace %q", k, m[k], v)
+		}
+	}
+}

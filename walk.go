@@ -84,11 +84,17 @@ type Snapshot struct {
 // c must be a Client made by New; otherwise OpenSnapshot returns
 // ErrWalkUnsupported.
 func OpenSnapshot(ctx context.Context, c Client, key string, opts *WalkOptions) (*Snapshot, error) {
+	return openSnapshot(ctx, c, key, opts, true)
+}
+
+// openSnapshot is OpenSnapshot, also for a non-recursive read (a
+// directory's direct children only, for FollowOptions.Shallow).
+func openSnapshot(ctx context.Context, c Client, key string, opts *WalkOptions, recursive bool) (*Snapshot, error) {
 	hc, ok := c.(*httpClusterClient)
 	if !ok {
 		return nil, ErrWalkUnsupported
 	}
-	act := &getAction{Prefix: defaultV2KeysPrefix, Key: key, GetOptions: GetOptions{Recursive: true}}
+	act := &getAction{Prefix: defaultV2KeysPrefix, Key: key, GetOptions: GetOptions{Recursive: recursive}}
 	if opts != nil {
 		act.Sort, act.Quorum = opts.Sort, opts.Quorum
 		if opts.Prefix != "" {

@@ -43,6 +43,14 @@ type migrator struct {
 	events, eventPuts, eventDeletes int64
 	copies                          int
 	warned                          atomic.Int64
+
+	// The last copy: the highest index of its pieces, the fence a
+	// one-shot copy started when its last piece was requested, and how
+	// long a fence waits (see settle).
+	xmax       uint64
+	firstFence <-chan fenceResult
+	stopFence  context.CancelFunc
+	fenceWait  time.Duration
 }
 
 // errHistoryLost means that the v2 changes to apply next are no longer in
@@ -167,8 +175,19 @@ func (m *migrator) run(overwrite bool) int {
 		if err != nil {
 			return m.failCopy(err)
 		}
-		if !m.follow {
+		for !m.follow {
+			err := m.settle(f, m.xmax, m.firstFence, m.fenceWait)
 			f.Close()
+			if errors.Is(err, errHistoryLost) {
+				fmt.Fprintf(e.stderr, "v2 changes after index %d are no longer in etcd's history: copying a new snapshot and removing what it no longer has\n", m.state.cur.AppliedIndex)
+				if f, err = m.copy(false); err != nil {
+					return m.failCopy(err)
+				}
+				continue
+			}
+			if err != nil {
+				return m.failCopy(err)
+			}
 			m.summary()
 			return ExitSuccess
 		}

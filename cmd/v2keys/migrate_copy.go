@@ -6,14 +6,16 @@ import (
 	"hash/fnv"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/v2keys/client"
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
-// The snapshot copy: one consistent v2 snapshot written to v3 by
-// concurrent transactions, then the removal of what the target holds and
-// the snapshot does not.
+// The snapshot copy: the v2 subtree, read in pieces (migrate_pieces.go),
+// written to v3 by concurrent transactions, then the removal of what the
+// target holds and the pieces do not; the changes after the listing are
+// applied next (the follow, or settle).
 //
 // Resuming. The state of a copy records CopyRevision, the v3 revision of
 // the state write that began it: every key of the target range with a
@@ -21,11 +23,12 @@ import (
 // of it, each of which wrote the value some v2 snapshot had). A re-run
 // after an interruption, whenever it happened (a signal, a crash, a lost
 // connection), keeps CopyRevision, reads those keys (their value hashes),
-// takes a new snapshot at v2 index Y and writes only the nodes whose v3
-// key is missing or differs; then it deletes every key of the range that
-// neither the new snapshot nor this run confirmed. The target then holds
-// exactly snapshot Y, and the follow continues after Y: the resumed copy
-// depends on no v2 history, so nothing between the two runs can be missed.
+// reads the subtree again (a listing at v2 index Y, then the pieces) and
+// writes only the nodes whose v3 key is missing or differs; then it
+// deletes every key of the range that neither the new pieces nor this run
+// confirmed. The target then holds the pieces, and the changes after Y
+// are applied next: the resumed copy depends on no v2 history from before
+// it, so nothing between the two runs can be missed.
 
 // testHookCopied, when set by a test, is called after each batch of the
 // copy is queued for the writers, with the number of keys queued so far.
@@ -51,17 +54,20 @@ func valueSum(v string) uint64 {
 	return h.Sum64()
 }
 
-// copy takes a consistent snapshot of the subtree (client.Follow), writes
-// every key of it to v3 (except, when resuming, those an earlier attempt
+// copy reads the subtree in pieces (a listing at index X0 with the watch
+// of the changes after it, client.Follow, then each child directory; see
+// pieces), writes every key of them to v3 (except, when resuming, those an earlier attempt
 // already wrote as they still are), deletes the v3 keys of the target
 // that the snapshot does not have (unless fresh: the target was empty and
 // had no state when the run began), and records the finished copy in the
-// state. It returns the Follower, whose Next yields the changes after the
-// snapshot.
+// state, with X0 as the applied index. It returns the Follower, whose Next
+// yields the changes after X0.
 func (m *migrator) copy(fresh bool) (*client.Follower, error) {
 	e := m.e
 	m.copies++
-	f, err := client.Follow(e.ctx, m.v2, m.t.subtree, nil)
+	listed := time.Now()
+	f, err := client.Follow(e.ctx, m.v2, m.t.subtree, &client.FollowOptions{Shallow: true})
+	m.fenceWait = fenceWait(time.Since(listed))
 	if err != nil {
 		if e.ctx.Err() != nil {
 			return nil, errInterrupted
@@ -151,8 +157,22 @@ func (m *migrator) copy(fresh bool) (*client.Follower, error) {
 			testHookCopied(queued)
 		}
 	}
+	// A one-shot copy asks, as soon as the last piece's index is known,
+	// for the first change after the listing (see settle).
+	// (A copy that is the listing alone is v2 at one index already.)
+	m.xmax, m.firstFence = snap.Index, nil
+	opened := func(xmax uint64) {
+		m.xmax = xmax
+		if m.follow || xmax == snap.Index {
+			return
+		}
+		ch := make(chan fenceResult, 1)
+		fctx, cancel := context.WithCancel(e.ctx)
+		m.firstFence, m.stopFence = ch, cancel
+		go func() { ch <- m.fence(fctx, snap.Index+1, m.fenceWait) }()
+	}
 	var rerr error
-	for n, err := range snap.All() {
+	for n, err := range m.pieces(f, opened) {
 		if err != nil {
 			rerr = err
 			break
@@ -221,6 +241,9 @@ func (m *migrator) copy(fresh bool) (*client.Follower, error) {
 	}
 	wg.Wait()
 	prog.Done()
+	if rerr != nil || werr.Load() != nil || e.ctx.Err() != nil {
+		m.dropFence()
+	}
 	switch {
 	case e.ctx.Err() != nil:
 		return fail(errInterrupted)
