@@ -258,6 +258,26 @@ func (m *migrator) warn(err error) {
 	}
 }
 
+// commitBatch writes the changes of b and the state with its applied
+// index moved to applied, in one Txn, counts them in the summary and
+// empties b; it writes nothing when b is empty and applied is the state's.
+func (m *migrator) commitBatch(b *batch, applied uint64) error {
+	if len(b.ops) == 0 && applied == m.state.cur.AppliedIndex {
+		return nil
+	}
+	st := *m.state.cur
+	st.AppliedIndex = applied
+	if err := m.commitState(b.ops, &st); err != nil {
+		return err
+	}
+	m.keys.Add(b.puts)
+	m.bytes.Add(b.putBytes)
+	m.dirs.Add(b.dirs)
+	m.eventDeletes += b.deletes
+	b.reset()
+	return nil
+}
+
 // followLoop applies the changes next returns until the run's context
 // ends (nil after the batch in flight is written) or the history is lost
 // (errHistoryLost). Changes are written in batches of what has arrived,
@@ -268,22 +288,7 @@ func (m *migrator) followLoop(next func(context.Context) (*client.Response, erro
 	defer prog.Done()
 	var b batch
 	applied := m.state.cur.AppliedIndex
-	flush := func() error {
-		if len(b.ops) == 0 && applied == m.state.cur.AppliedIndex {
-			return nil
-		}
-		st := *m.state.cur
-		st.AppliedIndex = applied
-		if err := m.commitState(b.ops, &st); err != nil {
-			return err
-		}
-		m.keys.Add(b.puts)
-		m.bytes.Add(b.putBytes)
-		m.dirs.Add(b.dirs)
-		m.eventDeletes += b.deletes
-		b.reset()
-		return nil
-	}
+	flush := func() error { return m.commitBatch(&b, applied) }
 	// handle classifies an error of next: stop (with the error to return)
 	// or go on.
 	handle := func(err error) (bool, error) {

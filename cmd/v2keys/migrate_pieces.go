@@ -194,22 +194,7 @@ func (m *migrator) settle(f *client.Follower, xmax uint64, first <-chan fenceRes
 	ctx := m.e.ctx
 	var b batch
 	applied := m.state.cur.AppliedIndex
-	flush := func() error {
-		if len(b.ops) == 0 && applied == m.state.cur.AppliedIndex {
-			return nil
-		}
-		st := *m.state.cur
-		st.AppliedIndex = applied
-		if err := m.commitState(b.ops, &st); err != nil {
-			return err
-		}
-		m.keys.Add(b.puts)
-		m.bytes.Add(b.putBytes)
-		m.dirs.Add(b.dirs)
-		m.eventDeletes += b.deletes
-		b.reset()
-		return nil
-	}
+	flush := func() error { return m.commitBatch(&b, applied) }
 	// take applies the changes that arrive until one at index until or
 	// later has been applied, or, with until 0, until none arrives for
 	// 5 ms.
