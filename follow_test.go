@@ -69,41 +69,20 @@ func TestFollowWhileWriting(t *testing.T) {
 		}
 	}
 
-	stop := make(chan struct{})
-	var writes atomic.Int64
-	var wg sync.WaitGroup
-	for g := 0; g < 3; g++ {
-		wg.Add(1)
-		go func(g int) {
-			defer wg.Done()
-			rng := rand.New(rand.NewSource(int64(g)))
-			for i := 0; ; i++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				key := fmt.Sprintf("%s/d%d/k%d", p, rng.Intn(7), rng.Intn(400))
-				var err error
-				switch r := rng.Intn(20); {
-				case r < 14:
-					_, err = kapi.Set(ctx, key, fmt.Sprintf("g%d-%d", g, i), nil)
-				case r < 18:
-					_, err = kapi.Delete(ctx, key, nil)
-				case r < 19:
-					_, err = kapi.Create(ctx, key, "created")
-				default:
-					_, err = kapi.Delete(ctx, fmt.Sprintf("%s/d%d", p, rng.Intn(7)), &DeleteOptions{Recursive: true})
-				}
-				var e Error
-				if err != nil && !errors.As(err, &e) {
-					t.Errorf("writer %d: %v", g, err)
-					return
-				}
-				writes.Add(1)
-			}
-		}(g)
-	}
+	writes, stop := startWriters(t, 3, func(rng *rand.Rand, g, i int) (err error) {
+		key := fmt.Sprintf("%s/d%d/k%d", p, rng.Intn(7), rng.Intn(400))
+		switch r := rng.Intn(20); {
+		case r < 14:
+			_, err = kapi.Set(ctx, key, fmt.Sprintf("g%d-%d", g, i), nil)
+		case r < 18:
+			_, err = kapi.Delete(ctx, key, nil)
+		case r < 19:
+			_, err = kapi.Create(ctx, key, "created")
+		default:
+			_, err = kapi.Delete(ctx, fmt.Sprintf("%s/d%d", p, rng.Intn(7)), &DeleteOptions{Recursive: true})
+		}
+		return err
+	})
 
 	f, err := Follow(ctx, c, p, nil)
 	if err != nil {
@@ -125,8 +104,7 @@ func TestFollowWhileWriting(t *testing.T) {
 	}
 	during := writes.Load()
 	time.Sleep(300 * time.Millisecond)
-	close(stop)
-	wg.Wait()
+	stop()
 	marker, err := kapi.Set(ctx, p+"/marker", "end", nil)
 	if err != nil {
 		t.Fatal(err)
@@ -227,40 +205,19 @@ func TestFollowShallow(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	stop := make(chan struct{})
-	var writes atomic.Int64
-	var wg sync.WaitGroup
-	for g := 0; g < 2; g++ {
-		wg.Add(1)
-		go func(g int) {
-			defer wg.Done()
-			rng := rand.New(rand.NewSource(int64(g)))
-			for i := 0; ; i++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				var err error
-				switch r := rng.Intn(20); {
-				case r < 14:
-					_, err = kapi.Set(ctx, fmt.Sprintf("%s/d%d/e%d/k%d", p, rng.Intn(7), rng.Intn(3), rng.Intn(300)), fmt.Sprintf("g%d-%d", g, i), nil)
-				case r < 17:
-					_, err = kapi.Delete(ctx, fmt.Sprintf("%s/d%d/e%d/k%d", p, rng.Intn(7), rng.Intn(3), rng.Intn(300)), nil)
-				case r < 18:
-					_, err = kapi.Set(ctx, fmt.Sprintf("%s/top%d", p, rng.Intn(3)), "t", nil)
-				default:
-					_, err = kapi.Delete(ctx, fmt.Sprintf("%s/d%d", p, rng.Intn(7)), &DeleteOptions{Recursive: true})
-				}
-				var e Error
-				if err != nil && !errors.As(err, &e) {
-					t.Errorf("writer %d: %v", g, err)
-					return
-				}
-				writes.Add(1)
-			}
-		}(g)
-	}
+	writes, stop := startWriters(t, 2, func(rng *rand.Rand, g, i int) (err error) {
+		switch r := rng.Intn(20); {
+		case r < 14:
+			_, err = kapi.Set(ctx, fmt.Sprintf("%s/d%d/e%d/k%d", p, rng.Intn(7), rng.Intn(3), rng.Intn(300)), fmt.Sprintf("g%d-%d", g, i), nil)
+		case r < 17:
+			_, err = kapi.Delete(ctx, fmt.Sprintf("%s/d%d/e%d/k%d", p, rng.Intn(7), rng.Intn(3), rng.Intn(300)), nil)
+		case r < 18:
+			_, err = kapi.Set(ctx, fmt.Sprintf("%s/top%d", p, rng.Intn(3)), "t", nil)
+		default:
+			_, err = kapi.Delete(ctx, fmt.Sprintf("%s/d%d", p, rng.Intn(7)), &DeleteOptions{Recursive: true})
+		}
+		return err
+	})
 
 	f, err := Follow(ctx, c, p, &FollowOptions{Shallow: true})
 	if err != nil {
@@ -310,8 +267,7 @@ func TestFollowShallow(t *testing.T) {
 	}
 	during := writes.Load()
 	time.Sleep(100 * time.Millisecond)
-	close(stop)
-	wg.Wait()
+	stop()
 	marker, err := kapi.Set(ctx, p+"/marker", "end", nil)
 	if err != nil {
 		t.Fatal(err)
@@ -340,5 +296,40 @@ func TestFollowShallow(t *testing.T) {
 		if m[k] != v {
 			t.Errorf("%s: mirror %q, keyspace %q", k, m[k], v)
 		}
+	}
+}
+
+// startWriters starts n goroutines that call write with their own random
+// source (seeded by their number g) and a counter i, until stop is called;
+// write's v2 answers (Error values) are expected, any other error fails
+// the test. writes counts the calls made; stop waits for the writers.
+func startWriters(t *testing.T, n int, write func(rng *rand.Rand, g, i int) error) (writes *atomic.Int64, stop func()) {
+	t.Helper()
+	writes = new(atomic.Int64)
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	for g := 0; g < n; g++ {
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			rng := rand.New(rand.NewSource(int64(g)))
+			for i := 0; ; i++ {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				var e Error
+				if err := write(rng, g, i); err != nil && !errors.As(err, &e) {
+					t.Errorf("writer %d: %v", g, err)
+					return
+				}
+				writes.Add(1)
+			}
+		}(g)
+	}
+	return writes, func() {
+		close(done)
+		wg.Wait()
 	}
 }
