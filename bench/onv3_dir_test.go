@@ -3,7 +3,6 @@ package bench
 import (
 	"context"
 	"fmt"
-	"os"
 	"testing"
 	"time"
 
@@ -31,7 +30,7 @@ import (
 func BenchmarkOnV3WriteInDir(b *testing.B) {
 	onv3Enabled(b)
 	large, label := 100000, "100k"
-	if os.Getenv("BENCH_SMOKE") == "1" && os.Getenv("BENCH_ONV3") != "1" {
+	if smokeOnly() {
 		large, label = 1000, "1k"
 	}
 	e := newOnV3Env(b)

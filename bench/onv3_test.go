@@ -50,10 +50,18 @@ func onv3Impls(tb testing.TB) []string {
 	return append(all[round:], all[:round]...)
 }
 
+// onv3Asked reports whether the onv3 benchmarks were asked for at full
+// size (BENCH_ONV3=1, compare.sh --onv3).
+func onv3Asked() bool { return os.Getenv("BENCH_ONV3") == "1" }
+
+// smokeOnly reports whether the onv3 benchmarks run only as CI's smoke
+// run (compare.sh --smoke), at small sizes.
+func smokeOnly() bool { return smoke() && !onv3Asked() }
+
 // onv3Enabled skips b unless the onv3 benchmarks were asked for.
 func onv3Enabled(b *testing.B) {
 	b.Helper()
-	if os.Getenv("BENCH_ONV3") != "1" && os.Getenv("BENCH_SMOKE") != "1" {
+	if !onv3Asked() && !smoke() {
 		b.Skip("onv3 benchmarks run with BENCH_ONV3=1 (compare.sh --onv3) or BENCH_SMOKE=1")
 	}
 	etcdtest.Require(b)
@@ -279,7 +287,7 @@ func v3txnOps(b *testing.B, e *onv3Env, setKey, casKey func(int) string, workers
 func BenchmarkOnV3RecursiveGet(b *testing.B) {
 	onv3Enabled(b)
 	dirs, per, label := 100, 1000, "100k"
-	if os.Getenv("BENCH_SMOKE") == "1" && os.Getenv("BENCH_ONV3") != "1" {
+	if smokeOnly() {
 		dirs, per, label = 10, 100, "1k"
 	}
 	e := newOnV3Env(b)
