@@ -22,7 +22,10 @@ import (
 // that etcd encodes a piece while the copy writes the one before.
 //
 // Exactness. Each node of the copy is as v2 had it at some index in
-// [X0, Xmax], Xmax the index of the last piece. Every change after X0 is
+// [X0, Xmax], Xmax the highest index a piece's read answered at (a child
+// gone before its read counts too: its "key not found" answer carries the
+// index, and the copy then holds nothing below it, v2's state at that
+// index). Every change after X0 is
 // then applied in order (the follow, or settle for a one-shot copy), with
 // unconditional puts and deletes, those a piece already holds included.
 // A key no change touched after X0 had the same value at every index from
@@ -38,17 +41,40 @@ import (
 // child directory it reads.
 var testHookPiece func(i int, key string)
 
+// testHookWatch, when set by a test, wraps the Next of the copy's
+// Follower in settle (to delay the changes' delivery, as a slow stream
+// would).
+var testHookWatch func(next func(context.Context) (*client.Response, error)) func(context.Context) (*client.Response, error)
+
 // openedPiece is the outcome of opening one piece's read.
 type openedPiece struct {
 	snap *client.Snapshot
 	err  error
 }
 
+// index is the v2 index the piece's read answered at: the snapshot's, or
+// that of a v2 error answer (a child gone before its read answers "key
+// not found" at the index it was read at). It counts toward Xmax like a
+// piece that was read: the copy holds v2's state of that key as of that
+// index (nothing below it), so the changes up to it must be applied for
+// the copy to be v2 at one index. 0 for an answer that carries no index.
+func (o openedPiece) index() uint64 {
+	if o.err == nil {
+		return o.snap.Index
+	}
+	var kerr client.Error
+	if errors.As(o.err, &kerr) {
+		return kerr.Index
+	}
+	return 0
+}
+
 // pieces yields the nodes of the listing f.Snapshot (its files and the
 // subtree's own node) and then those of each child directory, read on its
 // own; a child that is gone yields nothing (its removal is among the
 // changes after X0). When the last piece's read has begun, opened is
-// called with the highest index of the pieces.
+// called with the highest index the pieces' reads answered at (Xmax; see
+// openedPiece.index).
 func (m *migrator) pieces(f *client.Follower, opened func(xmax uint64)) iter.Seq2[*client.Node, error] {
 	return func(yield func(*client.Node, error) bool) {
 		ctx := m.e.ctx
@@ -95,9 +121,7 @@ func (m *migrator) pieces(f *client.Follower, opened func(xmax uint64)) iter.Seq
 		for i, dir := range dirs {
 			o := <-pending
 			pending = nil
-			if o.err == nil {
-				xmax = max(xmax, o.snap.Index)
-			}
+			xmax = max(xmax, o.index())
 			if testHookPiece != nil {
 				testHookPiece(i, dir)
 			}
@@ -192,6 +216,10 @@ func (m *migrator) watchSkips(key string) bool {
 // when the last piece was requested.
 func (m *migrator) settle(f *client.Follower, xmax uint64, first <-chan fenceResult, wait time.Duration) error {
 	ctx := m.e.ctx
+	next := f.Next
+	if testHookWatch != nil {
+		next = testHookWatch(next)
+	}
 	var b batch
 	applied := m.state.cur.AppliedIndex
 	flush := func() error { return m.commitBatch(&b, applied) }
@@ -205,7 +233,7 @@ func (m *migrator) settle(f *client.Follower, xmax uint64, first <-chan fenceRes
 				quiet = writeTimeout
 			}
 			dctx, cancel := context.WithTimeout(ctx, quiet)
-			ev, err := f.Next(dctx)
+			ev, err := next(dctx)
 			cancel()
 			switch {
 			case err == nil:
