@@ -1,11 +1,7 @@
 package client
 
-import (
-	"context"
-	"fmt"
-	"net/http"
-	"net/url"
-)
+// The redirect policy; transport.go follows redirects where a request is
+// sent (endpointClient.send).
 
 // CheckRedirectFunc decides whether to follow another redirect. via is the
 // number of requests already made for the call; a non-nil error stops the
@@ -22,34 +18,3 @@ var DefaultCheckRedirect CheckRedirectFunc = func(via int) error {
 
 // maxRedirectChecks ends a chain even when CheckRedirect never objects.
 const maxRedirectChecks = 100
-
-// send sends req to ep and follows 3xx answers to their Location, asking
-// checkRedirect before each new hop; it returns the first other answer,
-// its body open. Real etcd members do not redirect (followers forward
-// writes themselves); proxies and etcd 0.4 do.
-func (c *endpointClient) send(ctx context.Context, req *request, ep *url.URL) (*http.Response, error) {
-	var loc *url.URL
-	for i := 0; i < maxRedirectChecks; i++ {
-		if i > 0 {
-			if err := c.checkRedirect(i); err != nil {
-				return nil, err
-			}
-		}
-		resp, err := c.roundTrip(ctx, req, ep, loc)
-		if err != nil {
-			return nil, err
-		}
-		if resp.StatusCode/100 != 3 {
-			return resp, nil
-		}
-		resp.Body.Close()
-		hdr := resp.Header.Get("Location")
-		if hdr == "" {
-			return nil, fmt.Errorf("location header not set")
-		}
-		if loc, err = url.Parse(hdr); err != nil {
-			return nil, fmt.Errorf("location header not valid URL: %s", hdr)
-		}
-	}
-	return nil, errTooManyRedirectChecks
-}

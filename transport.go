@@ -57,7 +57,7 @@ var (
 	errMemberSilent  = errors.New("member silent")
 )
 
-// endpointClient sends one request to one endpoint.
+// endpointClient sends one request to one endpoint, following redirects.
 type endpointClient struct {
 	transport     CancelableTransport
 	headerTimeout time.Duration
@@ -74,6 +74,39 @@ type endpointClient struct {
 type credentials struct {
 	username string
 	password string
+}
+
+// send sends req to ep and follows 3xx answers to their Location, asking
+// checkRedirect before each new hop; it returns the first other answer,
+// its body open. Real etcd members do not redirect (followers forward
+// writes themselves); proxies and etcd 0.4 do.
+func (c *endpointClient) send(ctx context.Context, req *request, ep *url.URL) (*http.Response, error) {
+	var loc *url.URL
+	for i := 0; i < maxRedirectChecks; i++ {
+		if i > 0 {
+			if err := c.checkRedirect(i); err != nil {
+				return nil, err
+			}
+		}
+		resp, err := c.roundTrip(ctx, req, ep, loc)
+		if err != nil {
+			return nil, err
+		}
+		if resp.StatusCode/100 != 3 {
+			return resp, nil
+		}
+		resp.Body.Close()
+		// These two texts are upstream's, without the package prefix,
+		// kept for callers that match them.
+		hdr := resp.Header.Get("Location")
+		if hdr == "" {
+			return nil, fmt.Errorf("location header not set")
+		}
+		if loc, err = url.Parse(hdr); err != nil {
+			return nil, fmt.Errorf("location header not valid URL: %s", hdr)
+		}
+	}
+	return nil, errTooManyRedirectChecks
 }
 
 // roundTrip sends req's request to ep, or to loc when following a redirect
