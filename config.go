@@ -92,8 +92,10 @@ type Config struct {
 	//     have reached a member: the call fails with ErrOutcomeUnknown.
 	//   - Plain and value-conditioned sets, updates, creates
 	//     (PrevExist: PrevNoExist) and in-order creates move on when
-	//     OneShotWrites is false, the default, as upstream's do, for
-	//     availability; when it is true they follow the rule of deletes.
+	//     OneShotWrites is false, the default, for availability, as
+	//     upstream's sets, updates and in-order creates do (upstream sends
+	//     a create once and returns its first attempt's error); when it is
+	//     true they follow the rule of deletes.
 	//     Such a request can be applied late (a stopped member applies
 	//     what it read from its socket when it resumes), so a copy resent
 	//     elsewhere may apply twice: a late set may undo a newer write, a
@@ -102,8 +104,9 @@ type Config struct {
 	//     ErrOutcomeUnknown, as above.
 	//
 	// A write whose request provably never left (a refused connection, a
-	// failed name lookup) always moves on. After a failure with
-	// ErrOutcomeUnknown the next call starts at the next member.
+	// failed name lookup) always moves on. When a write is not sent again
+	// because it may have reached a member, the call fails with
+	// ErrOutcomeUnknown and the next call starts at the next member.
 	OneShotWrites bool
 
 	// MaxResponseBytes bounds the size of a response body the client reads

@@ -11,9 +11,10 @@ import (
 // TestFaultCreateAcrossDelete is the case internal/chaos found: a Create
 // whose first copy went to a stopped follower, then a Delete of the key,
 // then the follower resumes and applies its copy. A Create resent to the
-// next member (the default, as upstream) is applied twice and the deleted
-// key comes back; with Config.OneShotWrites the Create is not resent and
-// says its outcome is unknown, so the only copy is the late one.
+// next member (the default; upstream sends a Create once) is applied
+// twice and the deleted key comes back; with Config.OneShotWrites the
+// Create is not resent and says its outcome is unknown, so the only copy
+// is the late one.
 func TestFaultCreateAcrossDelete(t *testing.T) {
 	for _, oneShot := range []bool{false, true} {
 		name := "default"
