@@ -145,9 +145,11 @@ func New(cfg Config) (Client, error) {
 // Do sends act to the pinned endpoint and, while attempts fail with a
 // transport error or a 5xx status, to the other endpoints in turn, within
 // the limits Config.OneShotWrites states for writes. Any other status is
-// final and returned with its whole body for the API layer to decode. A
-// context error is returned as itself; when no endpoint served the request,
-// a *ClusterError lists the failures.
+// final and returned with its whole body for the API layer to decode,
+// except a conflict that an earlier attempt of the same write may have
+// caused: that is a *ClusterError reporting ErrOutcomeUnknown. A context
+// error is returned as itself; when no endpoint served the request, a
+// *ClusterError lists the failures.
 func (c *httpClusterClient) Do(ctx context.Context, act httpAction) (*http.Response, []byte, error) {
 	var body []byte
 	req := c.request(act)
@@ -263,11 +265,14 @@ func (c *httpClusterClient) answer(req *request, read answerReader, resp *http.R
 	return final, nil
 }
 
-// Close ends the client: it stops the liveness checks and the requests that
-// wait on them, releases the idle connections of the transport the client
-// created (a Transport given in Config belongs to its owner), and makes
-// every later call fail with ErrClientClosed. Calls in flight end on their
-// own contexts or timeouts. Close is reached by a type assertion:
+// Close ends the client: it stops the liveness checks, ends the requests
+// in flight that may last long (watches, streaming Watchers, and the
+// answers of Walk, OpenSnapshot and Follow read as they arrive) with
+// ErrClientClosed, releases the idle connections of the transport the
+// client created (a Transport given in Config belongs to its owner), and
+// makes every later request fail with ErrClientClosed. Other calls in
+// flight end on their own contexts or timeouts. Close is reached by a type
+// assertion:
 //
 //	c.(io.Closer).Close()
 func (c *httpClusterClient) Close() error {

@@ -54,11 +54,14 @@ type Config struct {
 	Password string
 
 	// HeaderTimeoutPerRequest bounds the wait for response headers of each
-	// single request to one endpoint, including connection time and
-	// redirects; when it passes, the request moves on to the next endpoint.
-	// Requests that wait for an event (watches) ignore it, because a proxy
-	// may hold their headers until the event. Zero means no timeout. The
-	// context of an API call bounds the call as a whole.
+	// single request to one endpoint, connection time included (each hop
+	// of a redirect is a request of its own), and then every wait for more
+	// of the response body (ErrResponseStalled). When it passes, the
+	// attempt has failed and the request moves on to the next endpoint
+	// within the rules of OneShotWrites. Requests that wait for an event
+	// (watches) ignore it, because a proxy may hold their headers until the
+	// event; WatchProbeInterval watches their members instead. Zero means
+	// no timeout. The context of an API call bounds the call as a whole.
 	HeaderTimeoutPerRequest time.Duration
 
 	// SelectionMode specifies the policy for choosing the etcd member to
@@ -109,9 +112,12 @@ type Config struct {
 	// ErrOutcomeUnknown and the next call starts at the next member.
 	OneShotWrites bool
 
-	// MaxResponseBytes bounds the size of a response body the client reads
-	// into memory; a larger answer fails with ErrResponseTooLarge on that
-	// endpoint. Zero means 1 GiB.
+	// MaxResponseBytes bounds the size of a response body: a larger answer
+	// fails with ErrResponseTooLarge on that endpoint. It bounds a whole
+	// answer to Get (even one decoded as it arrives) and to the other
+	// calls, and each event of a streaming Watcher; Walk and OpenSnapshot
+	// never hold their answer, so for them it bounds each single value in
+	// it. Zero or less means 1 GiB.
 	MaxResponseBytes int64
 }
 

@@ -41,7 +41,9 @@
 // keys API is the value Error (not a pointer) with the server's code; see
 // IsKeyNotFound. A write that failed after its request may have reached a
 // member also satisfies errors.Is(err, ErrOutcomeUnknown): it may have been
-// applied.
+// applied. A context error says nothing about the outcome of a write: treat
+// it as unknown. Config.OneShotWrites states which failed writes are sent
+// to another member.
 //
 // # Beyond upstream
 //

@@ -44,7 +44,8 @@ var (
 	// that the first attempt may itself have caused. The write may have been
 	// applied, or may be applied later (etcd commits a write it could not
 	// confirm in time once quorum returns). It never accompanies a write
-	// that provably did not happen.
+	// that provably did not happen. A call whose context ended returns the
+	// context's error instead, which says nothing about the outcome.
 	ErrOutcomeUnknown = errors.New("client: the write may or may not have been applied")
 
 	// ErrMemberSilent is an endpoint's failure when a member stopped
@@ -56,12 +57,16 @@ var (
 	// stopped arriving for longer than HeaderTimeoutPerRequest.
 	ErrResponseStalled = errors.New("client: response stalled")
 
-	// ErrClientClosed is returned by every call on a client after Close.
+	// ErrClientClosed is returned by every request of a client after its
+	// Close, and ends the watches and streamed reads Close interrupts.
 	ErrClientClosed = errors.New("client: closed")
 
 	// ErrResponseTooLarge is returned (wrapped with the endpoint) when a response
-	// body exceeds Config.MaxResponseBytes. Like any per-endpoint failure it
-	// moves the request on to the next endpoint.
+	// body exceeds Config.MaxResponseBytes, or, for Walk and OpenSnapshot,
+	// a single value in it does. It is that endpoint's failure, which moves
+	// a request on to the next endpoint as any other does (within the
+	// rules of Config.OneShotWrites), except in an answer that Walk or
+	// OpenSnapshot already began reading: that read ends with it.
 	ErrResponseTooLarge = errors.New("client: response body too large")
 
 	// ErrWalkUnsupported is returned by Walk and OpenSnapshot for a Client that

@@ -26,7 +26,9 @@ const formContentType = "application/x-www-form-urlencoded"
 // KeysAPI reads and writes the v2 keyspace. Every call is safe for
 // concurrent use.
 type KeysAPI interface {
-	// Get retrieves a set of Nodes from etcd.
+	// Get retrieves a set of Nodes from etcd. A large answer (over 128
+	// KiB) is decoded as it arrives, never held whole next to the tree;
+	// Config.MaxResponseBytes bounds its size.
 	Get(ctx context.Context, key string, opts *GetOptions) (*Response, error)
 
 	// Set assigns a new value to a Node identified by a given key. The caller
@@ -41,25 +43,24 @@ type KeysAPI interface {
 
 	// Delete removes a Node identified by the given key, optionally destroying
 	// all of its children as well. The caller may define a set of required
-	// conditions in an DeleteOptions object. Unless PrevIndex is set, a
-	// Delete is not sent to a second member once it may have reached one
-	// (see Config.OneShotWrites for the rules).
+	// conditions in an DeleteOptions object.
+	//
+	// Whether a Delete that failed on one member is sent to another is
+	// stated by Config.OneShotWrites; an error for which errors.Is(err,
+	// ErrOutcomeUnknown) holds means it may have been applied.
 	Delete(ctx context.Context, key string, opts *DeleteOptions) (*Response, error)
 
-	// Create is an alias for Set w/ PrevExist=false. Like a plain Set, it
-	// is resent to another member after a failure unless
-	// Config.OneShotWrites is set: a late copy would bring the key back if
-	// it were deleted in between.
+	// Create is an alias for Set w/ PrevExist=false. Whether it is resent
+	// to another member after a failure is stated by Config.OneShotWrites.
 	Create(ctx context.Context, key, value string) (*Response, error)
 
 	// CreateInOrder is used to atomically create in-order keys within the given directory.
 	// Applied twice it would create two keys; whether it is resent to
-	// another member after a failure is Config.OneShotWrites's choice.
+	// another member after a failure is stated by Config.OneShotWrites.
 	CreateInOrder(ctx context.Context, dir, value string, opts *CreateInOrderOptions) (*Response, error)
 
-	// Update is an alias for Set w/ PrevExist=true. Like a plain Set, it
-	// is resent to another member after a failure unless
-	// Config.OneShotWrites is set.
+	// Update is an alias for Set w/ PrevExist=true. Whether it is resent
+	// to another member after a failure is stated by Config.OneShotWrites.
 	Update(ctx context.Context, key, value string) (*Response, error)
 
 	// Watcher builds a new Watcher targeted at a specific Node identified

@@ -112,8 +112,9 @@ type httpWatcher struct {
 	nextWait waitAction
 }
 
-// emptyBodyBackoff bounds how fast a watcher retries a server that keeps
-// closing watches with an empty body, so that it cannot spin.
+// emptyBodyBackoffMin and emptyBodyBackoffMax bound how fast a watcher
+// retries a server that keeps closing watches with an empty body, so that
+// it cannot spin.
 const (
 	emptyBodyBackoffMin = 10 * time.Millisecond
 	emptyBodyBackoffMax = time.Second
