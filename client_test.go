@@ -268,10 +268,12 @@ func TestWritesThatCannotApplyTwiceFailOver(t *testing.T) {
 }
 
 // TestWritesThatCouldApplyTwice: by default a plain set, a set by value, an
-// update, a create and an in-order create move on to the next member as
-// upstream's do (a late first copy of a create brings its key back after a
-// delete, as internal/chaos found); with Config.OneShotWrites they are not resent once they may have
-// reached a member, and report an unknown outcome instead.
+// update, a create and an in-order create move on to the next member, as
+// upstream's do except for the create, which upstream sends once (a late
+// first copy of a create brings its key back after a delete, as
+// internal/chaos found); with Config.OneShotWrites they are not resent
+// once they may have reached a member, and report an unknown outcome
+// instead.
 func TestWritesThatCouldApplyTwice(t *testing.T) {
 	calls := []struct {
 		name string
