@@ -5,6 +5,14 @@ import (
 	"fmt"
 )
 
+// Every error message of this package starts with "client: ", except
+// those that upstream's client words without it, kept word for word for
+// callers that match them: ErrNoRequest, the redirect failures ("location
+// header not set", "location header not valid URL"), Sync's "invalid
+// endpoint selection mode", the members API's "unexpected status code" and
+// peer URL checks, NewSRVDiscover's "dns lookup errors", and the messages
+// of the auth and members APIs' servers.
+
 // Sentinel errors, for errors.Is. Those upstream has too are compared with
 // == by code written for it, so they are returned as themselves, never
 // wrapped, wherever upstream returns them.
