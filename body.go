@@ -9,8 +9,11 @@ import (
 	"time"
 )
 
-// guardedBody is the body of an answer as the client hands it out. Its
-// reads are bounded by the idle timeout and, when limit is set, by a size;
+// guardedBody is the body of an answer as the client hands it out. Each of
+// its reads waits at most the idle timeout (the caller's own time between
+// two reads does not count: an answer opened now and read later, or read
+// by a slow Walk callback, is not a stalled one) and, when limit is set,
+// all of them together deliver at most a size;
 // a failure to read is classified here, once; and its Close releases the
 // request's context, timer and liveness registration.
 type guardedBody struct {
@@ -26,7 +29,7 @@ type guardedBody struct {
 	// that reads the body uses it.
 	err     error
 	idle    time.Duration
-	timer   *time.Timer // nil when reads are not bounded
+	timer   *time.Timer // nil when reads are not bounded; runs while a Read waits
 	reading atomic.Bool // headers arrived: a timeout is now a stalled body
 	unwatch func()
 	unclose func() bool
@@ -44,15 +47,19 @@ func (g *guardedBody) timeout() {
 	g.cancel(errHeaderTimeout)
 }
 
-// Read reads the body. A failure, or more than limit bytes, is classified
-// here (see classifyFailure) and returned again by every later Read.
+// Read reads the body, waiting at most the idle timeout. A failure, or
+// more than limit bytes, is classified here (see classifyFailure) and
+// returned again by every later Read.
 func (g *guardedBody) Read(p []byte) (int, error) {
 	if g.err != nil {
 		return 0, g.err
 	}
-	n, err := g.body.Read(p)
-	if n > 0 && g.timer != nil && err == nil {
+	if g.timer != nil {
 		g.timer.Reset(g.idle)
+	}
+	n, err := g.body.Read(p)
+	if g.timer != nil {
+		g.timer.Stop()
 	}
 	g.n += int64(n)
 	if g.limit > 0 && g.n > g.limit {

@@ -61,8 +61,9 @@ var (
 	// connections but sends nothing: a stopped process or a partition).
 	ErrMemberSilent = errors.New("client: member stopped answering")
 
-	// ErrResponseStalled is an endpoint's failure when a response body
-	// stopped arriving for longer than HeaderTimeoutPerRequest.
+	// ErrResponseStalled is an endpoint's failure when a read of a response
+	// body waited for more of it for longer than HeaderTimeoutPerRequest
+	// (the caller's own time between two reads does not count).
 	ErrResponseStalled = errors.New("client: response stalled")
 
 	// ErrClientClosed is returned by every request of a client after its

@@ -166,8 +166,8 @@ func (c *endpointClient) roundTrip(ctx context.Context, req *request, ep, loc *u
 	}
 	g.body, g.length = resp.Body, resp.ContentLength
 	if g.timer != nil {
+		// Stopped above; from now on it runs while a Read waits.
 		g.reading.Store(true)
-		g.timer.Reset(c.headerTimeout)
 	}
 	resp.Body = g
 	return resp, nil

@@ -74,7 +74,8 @@ type Snapshot struct {
 //
 // ctx bounds the whole read, including the iteration: cancelling it ends
 // All with ctx.Err(). Between two pieces of the answer, the read waits at
-// most Config.HeaderTimeoutPerRequest (then ErrResponseStalled). Unlike
+// most Config.HeaderTimeoutPerRequest (then ErrResponseStalled); the time
+// the caller takes, before All or between two nodes, does not count. Unlike
 // Get, a read is not moved to another endpoint once its answer has begun:
 // some nodes have already been handed out, so it fails and the caller
 // starts again. The answer is not held in memory, only each single value

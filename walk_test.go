@@ -316,6 +316,58 @@ func TestWalkStalledBody(t *testing.T) {
 	}
 }
 
+// TestCallerTimeIsNotAStall: the idle timeout bounds how long a read
+// waits for the server, not the caller's own time between two reads: a
+// Walk callback slower than the timeout, and a Snapshot read only well
+// after OpenSnapshot returned (as v2keys migrate opens its next piece while
+// it copies the current one), still read the whole answer.
+func TestCallerTimeIsNotAStall(t *testing.T) {
+	const idle = 100 * time.Millisecond
+	const want = 20000 + 2 // the keys, /d/last and /d
+	reads := []struct {
+		name string
+		read func(c Client) (int, error)
+	}{
+		{"slow Walk callback", func(c Client) (int, error) {
+			n := 0
+			_, err := Walk(context.Background(), c, "/d", nil, func(*Node) error {
+				if n++; n == 100 {
+					time.Sleep(4 * idle)
+				}
+				return nil
+			})
+			return n, err
+		}},
+		{"Snapshot read later", func(c Client) (int, error) {
+			s, err := OpenSnapshot(context.Background(), c, "/d", nil)
+			if err != nil {
+				return 0, err
+			}
+			defer s.Close()
+			time.Sleep(4 * idle)
+			n := 0
+			for _, err := range s.All() {
+				if err != nil {
+					return n, err
+				}
+				n++
+			}
+			return n, nil
+		}},
+	}
+	for _, tt := range reads {
+		t.Run(tt.name, func(t *testing.T) {
+			checkGoroutines(t)
+			f := streamingMember(t, 20000, false, nil)
+			c := newTestClient(t, Config{HeaderTimeoutPerRequest: idle}, f.URL)
+			n, err := tt.read(c)
+			if err != nil || n != want {
+				t.Fatalf("read %d nodes, error %v; want %d nodes and no error", n, err, want)
+			}
+		})
+	}
+}
+
 func TestWalkCancelMidway(t *testing.T) {
 	checkGoroutines(t)
 	gone := make(chan struct{}, 1)
