@@ -27,8 +27,9 @@ type Config struct {
 	// Endpoints defines a set of URLs (schemes, hosts and ports only)
 	// that can be used to communicate with a logical etcd cluster, e.g.
 	// "http://node1.example.com:2379". The scheme must be http or https
-	// (unix and unixs are accepted for custom transports); New rejects an
-	// endpoint without a scheme or host, or with a path.
+	// (unix and unixs are accepted as they are, for custom transports); New
+	// rejects an endpoint without a scheme, and an http(s) endpoint without
+	// a host or with a path, query or fragment.
 	//
 	// If multiple endpoints are provided, the Client will attempt to use
 	// them all in the event that one or more of them are unusable. If

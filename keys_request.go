@@ -56,8 +56,10 @@ func (q *query) add(key, value string) {
 
 func (q *query) String() string { return q.b.String() }
 
-// withQuery sets u's query. Endpoints never carry a query of their own
-// (parseEndpoint rejects one), so there is nothing to merge.
+// withQuery sets u's query. An http(s) endpoint never carries a query of
+// its own (parseEndpoint rejects one), so there is nothing to merge; a
+// unix(s) endpoint's own query, which parseEndpoint lets through, is
+// replaced.
 func withQuery(u *url.URL, q string) {
 	u.RawQuery = q
 }
