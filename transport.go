@@ -22,6 +22,8 @@ type CancelableTransport interface {
 // DefaultTransport is the model of the transport a Client uses when its
 // Config has no Transport: each such Client gets its own clone, so that
 // Close can release the client's connections without touching another's.
+// (A DefaultTransport replaced by something other than an *http.Transport
+// cannot be cloned; it is then shared, and Close leaves it alone.)
 //
 // Unlike upstream's, it keeps enough idle connections per member for a
 // service that issues requests from many goroutines: with Go's default of two
