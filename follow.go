@@ -34,7 +34,8 @@ type FollowOptions struct {
 // Close the Follower when done; it holds a streaming watch open.
 type Follower struct {
 	// Snapshot is the subtree as of Snapshot.Index, read as it arrives
-	// (a quorum, sorted, recursive read; see OpenSnapshot).
+	// (a quorum, sorted read, recursive unless FollowOptions.Shallow; see
+	// OpenSnapshot).
 	Snapshot *Snapshot
 
 	watcher *streamWatcher
