@@ -78,9 +78,10 @@ var (
 	// OpenSnapshot already began reading: that read ends with it.
 	ErrResponseTooLarge = errors.New("client: response body too large")
 
-	// ErrWalkUnsupported is returned by Walk and OpenSnapshot for a Client that
-	// was not made by New (a mock or a wrapper): they need to read the answer as
-	// it arrives, which only the Client of this package offers.
+	// ErrWalkUnsupported is returned by Walk, OpenSnapshot and Follow for a
+	// Client that was not made by New (a mock or a wrapper): they need to
+	// read the answer as it arrives, which only the Client of this package
+	// offers.
 	ErrWalkUnsupported = errors.New("client: Walk and OpenSnapshot need a Client made by client.New")
 
 	// ErrWatcherClosed is returned by Next on a streaming Watcher after its
