@@ -98,8 +98,8 @@ func newOnV3Env(b *testing.B) *onv3Env {
 // worker touches keys of its own.
 type onv3Op func(ctx context.Context, worker int) error
 
-// onv3Ops builds, for one client, the operation of each kind after
-// setting up the keys it needs (untimed).
+// onv3OpSet is, for one client, the operation of each kind, once the keys
+// it needs are set up (untimed).
 type onv3OpSet struct {
 	get, set, cas onv3Op
 }
