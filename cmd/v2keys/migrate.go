@@ -41,16 +41,20 @@ type migrator struct {
 	// the markers of its missing directories in the same batch.
 	known                           map[string]bool
 	events, eventPuts, eventDeletes int64
+	eventsInCopy                    int64 // changes not applied: a piece read after them holds them
 	copies                          int
 	warned                          atomic.Int64
 
-	// The last copy: the highest index of its pieces, the fence a
-	// one-shot copy started when its last piece was requested, and how
-	// long a fence waits (see settle).
+	// The last copy: the highest index of its pieces (Xmax), the fence
+	// it started when its last piece was requested, and how long a fence
+	// waits (see settle).
 	xmax       uint64
 	firstFence <-chan fenceResult
 	stopFence  context.CancelFunc
 	fenceWait  time.Duration
+	// pieceIndex maps each child directory the last copy read as a piece
+	// to the index its read answered at (see inPiece).
+	pieceIndex map[string]uint64
 }
 
 // errHistoryLost means that the v2 changes to apply next are no longer in
@@ -171,23 +175,12 @@ func (m *migrator) run(overwrite bool) int {
 		}
 		// A target that was empty, with no state, needs no sweep: every
 		// key in it after the copy was written by the copy.
-		f, err := m.copy(st == nil && existing == 0)
+		f, err := m.copyAndSettle(st == nil && existing == 0)
 		if err != nil {
 			return m.failCopy(err)
 		}
-		for !m.follow {
-			err := m.settle(f, m.xmax, m.firstFence, m.fenceWait)
+		if !m.follow {
 			f.Close()
-			if errors.Is(err, errHistoryLost) {
-				fmt.Fprintf(e.stderr, "v2 changes after index %d are no longer in etcd's history: copying a new snapshot and removing what it no longer has\n", m.state.cur.AppliedIndex)
-				if f, err = m.copy(false); err != nil {
-					return m.failCopy(err)
-				}
-				continue
-			}
-			if err != nil {
-				return m.failCopy(err)
-			}
 			m.summary()
 			return ExitSuccess
 		}
@@ -197,8 +190,8 @@ func (m *migrator) run(overwrite bool) int {
 		err := m.followLoop(next)
 		stop()
 		if errors.Is(err, errHistoryLost) {
-			fmt.Fprintf(e.stderr, "v2 changes after index %d are no longer in etcd's history: copying a new snapshot and removing what it no longer has\n", m.state.cur.AppliedIndex)
-			f, err := m.copy(false)
+			m.historyLost()
+			f, err := m.copyAndSettle(false)
 			if err != nil {
 				return m.failCopy(err)
 			}
@@ -211,6 +204,39 @@ func (m *migrator) run(overwrite bool) int {
 		}
 		return ExitSuccess
 	}
+}
+
+// copyAndSettle copies a snapshot of the subtree (copy) and applies the
+// changes made while its pieces were read (settle), then records the
+// phase follow; it copies again when those changes are no longer in
+// etcd's history. Until the phase is follow, an interrupted run is
+// resumed as a copy by the next one (see Exactness in migrate_pieces.go).
+func (m *migrator) copyAndSettle(fresh bool) (*client.Follower, error) {
+	for {
+		f, err := m.copy(fresh)
+		if err != nil {
+			return nil, err
+		}
+		err = m.settle(f, m.xmax, m.firstFence, m.fenceWait)
+		if err == nil {
+			st := *m.state.cur
+			st.Phase, st.CopyRevision = phaseFollow, 0
+			err = m.commitState(nil, &st)
+		}
+		if err == nil {
+			return f, nil
+		}
+		f.Close()
+		if !errors.Is(err, errHistoryLost) {
+			return nil, err
+		}
+		m.historyLost()
+		fresh = false
+	}
+}
+
+func (m *migrator) historyLost() {
+	fmt.Fprintf(m.e.stderr, "v2 changes after index %d are no longer in etcd's history: copying a new snapshot and removing what it no longer has\n", m.state.cur.AppliedIndex)
 }
 
 func closeWatcher(w client.Watcher) {
@@ -256,188 +282,6 @@ func (m *migrator) warn(err error) {
 	if m.warned.Add(1) <= 10 {
 		fmt.Fprintf(m.e.stderr, "retrying after: %v\n", err)
 	}
-}
-
-// commitBatch writes the changes of b and the state with its applied
-// index moved to applied, in one Txn, counts them in the summary and
-// empties b; it writes nothing when b is empty and applied is the state's.
-func (m *migrator) commitBatch(b *batch, applied uint64) error {
-	if len(b.ops) == 0 && applied == m.state.cur.AppliedIndex {
-		return nil
-	}
-	st := *m.state.cur
-	st.AppliedIndex = applied
-	if err := m.commitState(b.ops, &st); err != nil {
-		return err
-	}
-	m.keys.Add(b.puts)
-	m.bytes.Add(b.putBytes)
-	m.dirs.Add(b.dirs)
-	m.eventDeletes += b.deletes
-	b.reset()
-	return nil
-}
-
-// followLoop applies the changes next returns until the run's context
-// ends (nil after the batch in flight is written) or the history is lost
-// (errHistoryLost). Changes are written in batches of what has arrived,
-// each in one Txn with the state's new applied index.
-func (m *migrator) followLoop(next func(context.Context) (*client.Response, error)) error {
-	ctx := m.e.ctx
-	prog := newProgress("applied", m.e.stderr)
-	defer prog.Done()
-	var b batch
-	applied := m.state.cur.AppliedIndex
-	flush := func() error { return m.commitBatch(&b, applied) }
-	// handle classifies an error of next: stop (with the error to return)
-	// or go on.
-	handle := func(err error) (bool, error) {
-		switch {
-		case ctx.Err() != nil:
-			return true, flush()
-		case errors.Is(err, client.ErrHistoryLost) || isEventIndexCleared(err):
-			if ferr := flush(); ferr != nil {
-				return true, ferr
-			}
-			return true, errHistoryLost
-		}
-		return false, nil
-	}
-	for {
-		ev, err := next(ctx)
-		if err != nil {
-			if stop, err := handle(err); stop {
-				return err
-			}
-			m.warn(err)
-			continue
-		}
-		if err := m.apply(&b, ev, flush, &applied); err != nil {
-			return err
-		}
-		prog.Add(len(ev.Node.Key) + len(ev.Node.Value))
-		// Take what else has arrived, briefly, into the same batch.
-		dctx, cancel := context.WithTimeout(ctx, 5*time.Millisecond)
-		for !b.full() {
-			ev, err := next(dctx)
-			if err != nil {
-				if dctx.Err() != nil && ctx.Err() == nil {
-					break
-				}
-				if stop, err := handle(err); stop {
-					cancel()
-					return err
-				}
-				break
-			}
-			if err := m.apply(&b, ev, flush, &applied); err != nil {
-				cancel()
-				return err
-			}
-			prog.Add(len(ev.Node.Key) + len(ev.Node.Value))
-		}
-		cancel()
-		if err := flush(); err != nil {
-			return err
-		}
-	}
-}
-
-func isEventIndexCleared(err error) bool {
-	var kerr client.Error
-	return errors.As(err, &kerr) && kerr.Code == client.ErrorCodeEventIndexCleared
-}
-
-// apply adds the v3 operations of one v2 change to b (writing b first if
-// they conflict with it) and advances *applied to its index.
-//
-// set, create, update and compareAndSwap of a key become a Put (with the
-// lease of its expiration second, if it has a TTL; one already expired
-// becomes a Delete); of a directory, a Put of its marker (replacing a file
-// of that name, as v2's Set with Dir does). Directories that v2 created
-// implicitly on the way to the key, which have no event of their own, get
-// their markers first. delete, compareAndDelete and expire become a Delete
-// of the key and of everything under key/ (for a directory, its marker and
-// whole subtree).
-func (m *migrator) apply(b *batch, ev *client.Response, flush func() error, applied *uint64) error {
-	m.events++
-	n := ev.Node
-	key := m.t.v3Key(n.Key)
-	del := false
-	put := func(k string, dir bool, value string, lease clientv3.LeaseID) error {
-		if b.conflicts(k, "") {
-			if err := flush(); err != nil {
-				return err
-			}
-		}
-		if dir {
-			b.putDir(k, lease)
-		} else {
-			b.put(k, value, lease)
-		}
-		return nil
-	}
-	switch ev.Action {
-	case "set", "create", "update", "compareAndSwap":
-		var lease clientv3.LeaseID
-		if n.Expiration != nil {
-			var ok bool
-			var err error
-			if err = m.retry(func() error {
-				lease, ok, err = m.leases.forExpiration(context.Background(), *n.Expiration)
-				return err
-			}); err != nil {
-				return err
-			}
-			if !ok {
-				del = true
-				break
-			}
-		}
-		for _, d := range onv3.Ancestors(n.Key) {
-			if m.t.inside(d) && !m.known[d] {
-				if err := put(m.t.dirKey(d), true, "", 0); err != nil {
-					return err
-				}
-				m.known[d] = true
-			}
-		}
-		if n.Dir {
-			if b.conflicts(key, "") {
-				if err := flush(); err != nil {
-					return err
-				}
-			}
-			b.del(key, "") // a file replaced by the directory, if any
-			b.deletes--
-			if err := put(m.t.dirKey(n.Key), true, "", lease); err != nil {
-				return err
-			}
-			m.known[n.Key] = true
-			break
-		}
-		if err := put(key, false, n.Value, lease); err != nil {
-			return err
-		}
-		m.eventPuts++
-	case "delete", "compareAndDelete", "expire":
-		del = true
-	}
-	if del {
-		if b.conflicts(key, key+"/") {
-			if err := flush(); err != nil {
-				return err
-			}
-		}
-		b.del(key, key+"/")
-		for d := range m.known {
-			if d == n.Key || strings.HasPrefix(d, n.Key+"/") {
-				delete(m.known, d)
-			}
-		}
-	}
-	*applied = n.ModifiedIndex
-	return nil
 }
 
 // markAbove writes the markers of the directories above the subtree root
@@ -491,8 +335,12 @@ func (m *migrator) summary() {
 	if m.kept > 0 {
 		kept = fmt.Sprintf(", %d kept from the interrupted copy", m.kept)
 	}
-	fmt.Fprintf(m.e.stdout, "migrated v2 %s to v3 %q: %d keys written (%s)%s, %d directories, %d leases, %d events applied, %d keys deleted, %d expired skipped, %d snapshot copies, in %v (%.0f keys/s)\n",
-		m.t.subtree, m.t.under(), keys, humanBytes(m.bytes.Load()), kept, m.dirs.Load(), m.leases.count(), m.events,
+	inCopy := ""
+	if m.eventsInCopy > 0 {
+		inCopy = fmt.Sprintf(" (%d more already in the copy)", m.eventsInCopy)
+	}
+	fmt.Fprintf(m.e.stdout, "migrated v2 %s to v3 %q: %d keys written (%s)%s, %d directories, %d leases, %d events applied%s, %d keys deleted, %d expired skipped, %d snapshot copies, in %v (%.0f keys/s)\n",
+		m.t.subtree, m.t.under(), keys, humanBytes(m.bytes.Load()), kept, m.dirs.Load(), m.leases.count(), m.events, inCopy,
 		m.deleted.Load()+m.eventDeletes, m.skipped.Load(), m.copies, d.Round(time.Millisecond), rate)
 	if st := m.state.cur; st != nil {
 		fmt.Fprintf(m.e.stdout, "state in v3 key %q: phase %s, snapshot index %d, applied index %d\n", m.state.key, st.Phase, st.SnapshotIndex, st.AppliedIndex)

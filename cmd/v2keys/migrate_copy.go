@@ -59,9 +59,10 @@ func valueSum(v string) uint64 {
 // pieces), writes every key of them to v3 (except, when resuming, those an earlier attempt
 // already wrote as they still are), deletes the v3 keys of the target
 // that the snapshot does not have (unless fresh: the target was empty and
-// had no state when the run began), and records the finished copy in the
-// state, with X0 as the applied index. It returns the Follower, whose Next
-// yields the changes after X0.
+// had no state when the run began), and records X0 as the applied index
+// in the state, whose phase stays copy until settle has applied the
+// changes made while the pieces were read. It returns the Follower, whose
+// Next yields the changes after X0.
 func (m *migrator) copy(fresh bool) (*client.Follower, error) {
 	e := m.e
 	m.copies++
@@ -80,6 +81,7 @@ func (m *migrator) copy(fresh bool) (*client.Follower, error) {
 		return nil, err
 	}
 	m.known = map[string]bool{}
+	m.pieceIndex = map[string]uint64{}
 	if err := m.retry(m.markAbove); err != nil {
 		return fail(err)
 	}
@@ -157,13 +159,13 @@ func (m *migrator) copy(fresh bool) (*client.Follower, error) {
 			testHookCopied(queued)
 		}
 	}
-	// A one-shot copy asks, as soon as the last piece's index is known,
-	// for the first change after the listing (see settle).
+	// The copy asks, as soon as the last piece's index is known, for
+	// the first change after the listing (see settle).
 	// (A copy that is the listing alone is v2 at one index already.)
 	m.xmax, m.firstFence = snap.Index, nil
 	opened := func(xmax uint64) {
 		m.xmax = xmax
-		if m.follow || xmax == snap.Index {
+		if xmax == snap.Index {
 			return
 		}
 		ch := make(chan fenceResult, 1)
@@ -257,7 +259,9 @@ func (m *migrator) copy(fresh bool) (*client.Follower, error) {
 			return fail(err)
 		}
 	}
-	st.Phase, st.AppliedIndex, st.CopyRevision = phaseFollow, snap.Index, 0
+	// The copy is written; the phase stays copy (and CopyRevision with
+	// it) until settle has applied the changes made while it was read.
+	st.AppliedIndex = snap.Index
 	if err := m.state.commit(nil, &st); err != nil {
 		return fail(err)
 	}

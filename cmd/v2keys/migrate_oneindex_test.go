@@ -34,11 +34,15 @@ type historyEntry struct {
 // record reads the subtree (a quorum read) after the change at index.
 func (h *v2History) record(index uint64) {
 	h.t.Helper()
+	image := map[string]string{}
 	resp, err := h.k.Get(context.Background(), h.src, &client.GetOptions{Recursive: true, Quorum: true})
+	if client.IsKeyNotFound(err) {
+		h.at = append(h.at, historyEntry{index, image}) // the subtree is gone
+		return
+	}
 	if err != nil {
 		h.t.Fatalf("reading v2 %s after index %d: %v", h.src, index, err)
 	}
-	image := map[string]string{}
 	var walk func(n *client.Node)
 	walk = func(n *client.Node) {
 		switch {
@@ -119,11 +123,13 @@ func diffImages(want, got map[string]string) string {
 // delayedWatch is a testHookWatch that holds back the changes above
 // after (once it is set) until hold has passed since the first of them
 // came, as a stream that lags behind etcd's history would; the changes
-// keep their order. held counts the changes it held back.
+// keep their order. held counts the changes it held back; onRelease, if
+// set, is called when the first of them is handed out.
 type delayedWatch struct {
-	after atomic.Uint64
-	hold  time.Duration
-	held  atomic.Int64
+	after     atomic.Uint64
+	hold      time.Duration
+	held      atomic.Int64
+	onRelease func()
 }
 
 func (d *delayedWatch) wrap(next func(context.Context) (*client.Response, error)) func(context.Context) (*client.Response, error) {
@@ -147,6 +153,10 @@ func (d *delayedWatch) wrap(next func(context.Context) (*client.Response, error)
 			if wait <= 0 {
 				ev := held
 				held = nil
+				if d.onRelease != nil {
+					d.onRelease()
+					d.onRelease = nil
+				}
 				return ev, nil
 			}
 			timer := time.NewTimer(wait)

@@ -25,16 +25,24 @@ import (
 // [X0, Xmax], Xmax the highest index a piece's read answered at (a child
 // gone before its read counts too: its "key not found" answer carries the
 // index, and the copy then holds nothing below it, v2's state at that
-// index). Every change after X0 is
-// then applied in order (the follow, or settle for a one-shot copy), with
-// unconditional puts and deletes, those a piece already holds included.
-// A key no change touched after X0 had the same value at every index from
-// X0 on, so every piece that holds it holds that value; a key some change
-// touched ends as the last such change left it, since the changes come
-// after the pieces are written and in v2's order. Replaying a prefix of
-// the changes again (a follow that restarts from the state's applied
-// index) is harmless for the same reason. The state records X0 as the
-// applied index once the copy is written, so a restart replays from X0.
+// index). Every change after X0 is then applied in order (settle, up to
+// Xmax at least, then the follow), except those a piece holds already:
+// a change to a key below child directory D with an index at or below
+// the index D's piece was read at (inPiece). A key no change touched
+// after X0 had the same value at every index from X0 on, so every piece
+// that holds it holds that value; a key some change touched ends as the
+// last such change left it: changes the piece holds are in it, and the
+// later ones come after the pieces are written and in v2's order. And no
+// reader of the target sees a key go back to an older state, as it would
+// if a change the piece holds were applied again. The filter lives only
+// in the run that read the pieces; the state's phase stays copy until
+// settle has applied every change up to Xmax, so a run interrupted before
+// then is resumed as a copy (new pieces, read later, written only where
+// they differ: forward), and one interrupted after it replays from the
+// applied index, beyond which the subtree has no change up to Xmax (the
+// fence's assumption, see settle). A removal of the subtree
+// itself (or above it) removes pieces read after it too: every change
+// after it is then applied, pieces or not.
 
 // testHookPiece, when set by a test, is called when the copy starts on
 // piece i (its read is open, the next one not yet requested), with the
@@ -122,6 +130,7 @@ func (m *migrator) pieces(f *client.Follower, opened func(xmax uint64)) iter.Seq
 			o := <-pending
 			pending = nil
 			xmax = max(xmax, o.index())
+			m.pieceIndex[dir] = o.index()
 			if testHookPiece != nil {
 				testHookPiece(i, dir)
 			}
@@ -151,6 +160,22 @@ func (m *migrator) pieces(f *client.Follower, opened func(xmax uint64)) iter.Seq
 	}
 }
 
+// inPiece tells whether the change to key at index is one a piece of the
+// last copy holds already: key is the piece's child directory or below
+// it, and the piece was read at index or later.
+func (m *migrator) inPiece(key string, index uint64) bool {
+	if m.pieceIndex == nil || !m.t.inside(key) || key == m.t.subtree {
+		return false
+	}
+	under := m.t.subtree + "/"
+	if m.t.subtree == "/" {
+		under = "/"
+	}
+	child, _, _ := strings.Cut(strings.TrimPrefix(key, under), "/")
+	read, ok := m.pieceIndex[under+child]
+	return ok && index <= read
+}
+
 // fenceResult is what a fence watch found: the index and key of the first
 // change after its start, or none (index 0) within its wait.
 type fenceResult struct {
@@ -164,7 +189,8 @@ type fenceResult struct {
 // once from its history when there is such a change up to its current
 // index, and otherwise only at the next change. No answer within wait
 // means no change in [from, the member's index when the watch arrived]:
-// the one assumption of a one-shot copy's single index (see settle).
+// the one assumption of a copy's single index after its catch-up (see
+// settle).
 func (m *migrator) fence(ctx context.Context, from uint64, wait time.Duration) fenceResult {
 	w := m.kapi.Watcher(m.t.subtree, &client.WatcherOptions{AfterIndex: from - 1, Recursive: true})
 	defer closeWatcher(w)
@@ -209,11 +235,12 @@ func (m *migrator) watchSkips(key string) bool {
 	return false
 }
 
-// settle ends a one-shot copy as v2 was at one index: it applies the
-// changes after X0 (those that have arrived, then those a fence finds up
-// to xmax, the last piece's index), so the target holds v2 as of xmax, or
-// of the last change applied if that is later. first is the fence started
-// when the last piece was requested.
+// settle ends a copy as v2 was at one index: it applies the changes after
+// X0 (those that have arrived, then those a fence finds) up to xmax, the
+// highest index of the pieces, so the target holds v2 as of xmax, or of
+// the last change applied if that is later. A one-shot copy ends there; a
+// follow goes on from there. first is the fence started when the last
+// piece was requested.
 func (m *migrator) settle(f *client.Follower, xmax uint64, first <-chan fenceResult, wait time.Duration) error {
 	ctx := m.e.ctx
 	next := f.Next
@@ -224,10 +251,14 @@ func (m *migrator) settle(f *client.Follower, xmax uint64, first <-chan fenceRes
 	applied := m.state.cur.AppliedIndex
 	flush := func() error { return m.commitBatch(&b, applied) }
 	// take applies the changes that arrive until one at index until or
-	// later has been applied, or, with until 0, until none arrives for
-	// 5 ms.
+	// later has been applied, or, with until 0, until one at xmax or
+	// later has or none arrives for 5 ms.
 	take := func(until uint64) error {
-		for until == 0 || applied < until {
+		goal := until
+		if until == 0 {
+			goal = xmax
+		}
+		for applied < goal {
 			quiet := 5 * time.Millisecond
 			if until != 0 {
 				quiet = writeTimeout

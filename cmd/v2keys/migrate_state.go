@@ -18,7 +18,9 @@ import (
 //	 "snapshotIndex":4711,"appliedIndex":4790,"updated":"2024-05-01T10:00:00Z"}
 //
 // phase "copy": a snapshot copy began (at snapshotIndex) and has not
-// finished; copyRevision is the v3 revision after which its writes came.
+// finished, or its catch-up (settle) has not yet applied the changes made
+// while its pieces were read; copyRevision is the v3 revision after which
+// its writes came.
 // A re-run resumes it (see migrate_copy.go): it keeps what was written
 // and is still as in v2, and copies the rest from a new snapshot. Phase "follow": the copy finished and
 // every v2 change up to appliedIndex is in the target; a re-run with
