@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"math/rand"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -287,5 +289,181 @@ func TestMigrateCatchUpSubtreeRemoved(t *testing.T) {
 	}
 	if r := runCmd(t, "", "--endpoints", srcEP, "migrate", "--v3-endpoints", dstEP, "--verify", "--prefix", prefix, src); r.code != 0 {
 		t.Fatalf("verify: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+}
+
+// seqWriters write the v2 subtree src while a copy reads it: writer w
+// alone writes directories d<w>_*, so each key's writes are in the order
+// of their sequence numbers, which the values carry ("seq-N"): sets,
+// deletes of a key, recursive deletes of a directory's subdirectory n
+// (the directories themselves stay: each is a piece of the copy).
+type seqWriters struct {
+	stop chan struct{}
+	wg   sync.WaitGroup
+	seq  atomic.Int64
+}
+
+func startSeqWriters(t *testing.T, k client.KeysAPI, src string, writers, dirs, keys int) *seqWriters {
+	w := &seqWriters{stop: make(chan struct{})}
+	for i := 0; i < writers; i++ {
+		w.wg.Add(1)
+		go func(i int) {
+			defer w.wg.Done()
+			r := rand.New(rand.NewSource(int64(i)))
+			ctx := context.Background()
+			for {
+				select {
+				case <-w.stop:
+					return
+				default:
+				}
+				dir := fmt.Sprintf("%s/d%d_%02d", src, i, r.Intn(dirs))
+				key := fmt.Sprintf("%s/k%02d", dir, r.Intn(keys))
+				if r.Intn(2) == 0 {
+					key = fmt.Sprintf("%s/n/k%02d", dir, r.Intn(keys))
+				}
+				var err error
+				switch op := r.Intn(10); {
+				case op < 7:
+					_, err = k.Set(ctx, key, fmt.Sprintf("seq-%d", w.seq.Add(1)), nil)
+				case op < 9:
+					_, err = k.Delete(ctx, key, nil)
+				default:
+					_, err = k.Delete(ctx, dir+"/n", &client.DeleteOptions{Recursive: true})
+				}
+				if err != nil && !client.IsKeyNotFound(err) {
+					t.Errorf("writer %d: %v", i, err)
+					return
+				}
+			}
+		}(i)
+	}
+	return w
+}
+
+func (w *seqWriters) halt() int64 {
+	close(w.stop)
+	w.wg.Wait()
+	return w.seq.Load()
+}
+
+// TestMigrateCatchUpUnderWriters: writers change every piece of the
+// subtree while the copy reads them (the copy slowed down between
+// pieces), one-shot and with --follow; a reader of the target never sees
+// a key's value go back to an earlier one or come again after it was
+// replaced or deleted (each value carries the sequence number of its
+// write, increasing per key), and the copy verifies clean.
+func TestMigrateCatchUpUnderWriters(t *testing.T) {
+	ep := etcdtest.Shared(t).ClientURL()
+	dst := etcdtest.SharedV3(t)
+	dstEP := dst.ClientURL()
+	k := newV2(t, ep)
+	cli := newV3(t, dstEP)
+	const writers, dirs, keys = 4, 5, 10
+	for _, follow := range []bool{false, true} {
+		t.Run(fmt.Sprintf("follow=%v", follow), func(t *testing.T) {
+			src := etcdtest.UniquePrefix(t) + "/src"
+			ctx := context.Background()
+			for i := 0; i < writers; i++ {
+				for d := 0; d < dirs; d++ {
+					for j := 0; j < keys; j++ {
+						for _, f := range []string{"%s/d%d_%02d/k%02d", "%s/d%d_%02d/n/k%02d"} {
+							if _, err := k.Set(ctx, fmt.Sprintf(f, src, i, d, j), "seq-0", nil); err != nil {
+								t.Fatal(err)
+							}
+						}
+					}
+				}
+			}
+			const prefix = "/seqw"
+			sentinel := prefix + src + "/~sentinel"
+			maxSeq := map[string]int64{}
+			var backwards []string
+			reader := watchTarget(t, cli, prefix+src+"/", sentinel)
+			w := startSeqWriters(t, k, src, writers, dirs, keys)
+			halted := false
+			stopWriters := func() {
+				if !halted {
+					halted = true
+					t.Logf("%d writes", w.halt())
+				}
+			}
+			defer stopWriters()
+			pieces := 0
+			testHookPiece = func(i int, _ string) {
+				pieces++
+				time.Sleep(20 * time.Millisecond)
+				if i == writers*dirs-3 {
+					stopWriters() // every write is done before the last piece's read
+				}
+			}
+			defer func() { testHookPiece = nil }()
+			args := []string{"--endpoints", ep, "migrate", "--v3-endpoints", dstEP, "--prefix", prefix, src}
+			if follow {
+				args = append(args[:len(args)-1], "--follow", src)
+			}
+			runCtx, cancel := context.WithCancel(ctx)
+			defer cancel()
+			var out, errb syncBuffer
+			done := make(chan int, 1)
+			go func() { done <- runContext(runCtx, args, strings.NewReader(""), &out, &errb) }()
+			if follow {
+				stateKey := defaultStateKey(target{subtree: src, prefix: prefix})
+				waitFor(t, 60*time.Second, "the catch-up to finish", func() bool {
+					st := readState(t, cli, stateKey)
+					return st != nil && st.Phase == phaseFollow
+				})
+				catchUp(t, k, cli, src+"/marker", prefix+src+"/marker")
+				cancel()
+			}
+			if code := <-done; code != 0 {
+				t.Fatalf("migrate: exit %d\nstdout: %s\nstderr: %s", code, out.String(), errb.String())
+			}
+			testHookPiece = nil
+			if !halted || pieces != writers*dirs {
+				t.Fatalf("%d pieces (want %d), writers stopped by the hook: %v", pieces, writers*dirs, halted)
+			}
+			t.Logf("%s", strings.TrimSpace(out.String()))
+			if _, err := cli.Put(ctx, sentinel, "end"); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case <-reader.done:
+			case <-time.After(30 * time.Second):
+				t.Fatal("the target's watch did not see the sentinel")
+			}
+			if _, err := cli.Delete(ctx, sentinel); err != nil {
+				t.Fatal(err)
+			}
+			reader.mu.Lock()
+			for key, states := range reader.seen {
+				if strings.HasSuffix(key, "/") || strings.HasSuffix(key, "/marker") {
+					continue // directory markers carry no sequence
+				}
+				for _, st := range states {
+					if st.absent {
+						continue
+					}
+					var n int64
+					if _, err := fmt.Sscanf(st.value, "seq-%d", &n); err != nil {
+						t.Errorf("%s = %q", key, st.value)
+						continue
+					}
+					if prev, ok := maxSeq[key]; ok && n <= prev {
+						backwards = append(backwards, fmt.Sprintf("%s: %v", key, states))
+					}
+					maxSeq[key] = max(maxSeq[key], n)
+				}
+			}
+			reader.mu.Unlock()
+			slices.Sort(backwards)
+			backwards = slices.Compact(backwards)
+			for _, b := range backwards {
+				t.Errorf("a reader saw a value again or an earlier one: %s", b)
+			}
+			if r := runCmd(t, "", "--endpoints", ep, "migrate", "--v3-endpoints", dstEP, "--verify", "--prefix", prefix, src); r.code != 0 {
+				t.Fatalf("verify: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+			}
+		})
 	}
 }
