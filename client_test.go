@@ -224,18 +224,25 @@ func TestPlainDeleteIsNotSentTwice(t *testing.T) {
 	})
 }
 
-// TestWritesThatCannotApplyTwiceFailOver: a delete by index, and by default
-// a create, may be retried after an attempt that may have applied; if the
-// retry meets the server's refusal of a second application, the outcome is
-// reported as unknown rather than as the conflict.
+// TestWritesThatCannotApplyTwiceFailOver: a compare-and-swap or a delete by
+// index may be retried after an attempt that may have applied, since the
+// server refuses a second application; if the retry meets that refusal
+// (which the first attempt may have caused), the outcome is reported as
+// unknown rather than as the conflict.
 func TestWritesThatCannotApplyTwiceFailOver(t *testing.T) {
 	tests := []struct {
 		name   string
 		call   func(KeysAPI) error
 		answer http.HandlerFunc
 	}{
-		{"create then exists", func(k KeysAPI) error { _, err := k.Create(context.Background(), "/k", "v"); return err },
-			reply(http.StatusPreconditionFailed, `{"errorCode":105,"message":"Key already exists","cause":"/k","index":9}`)},
+		{"compare-and-swap by index then compare failed", func(k KeysAPI) error {
+			_, err := k.Set(context.Background(), "/k", "v", &SetOptions{PrevIndex: 5})
+			return err
+		}, reply(http.StatusPreconditionFailed, `{"errorCode":101,"message":"Compare failed","cause":"[5 != 6]","index":9}`)},
+		{"update by index then compare failed", func(k KeysAPI) error {
+			_, err := k.Set(context.Background(), "/k", "v", &SetOptions{PrevExist: PrevExist, PrevIndex: 5})
+			return err
+		}, reply(http.StatusPreconditionFailed, `{"errorCode":101,"message":"Compare failed","cause":"[5 != 6]","index":9}`)},
 		{"delete by index then test failed", func(k KeysAPI) error {
 			_, err := k.Delete(context.Background(), "/k", &DeleteOptions{PrevIndex: 5})
 			return err
@@ -243,37 +250,41 @@ func TestWritesThatCannotApplyTwiceFailOver(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			first := newFakeMember(t, closeConnection)
-			second := newFakeMember(t, tt.answer)
-			c := newTestClient(t, Config{}, first.URL, second.URL)
-			err := tt.call(NewKeysAPI(c))
-			if second.requests.Load() != 1 {
-				t.Fatalf("the write was not retried on the next member")
-			}
-			var etcdErr Error
-			if !errors.Is(err, ErrOutcomeUnknown) || !errors.As(err, &etcdErr) {
-				t.Fatalf("error = %v, want outcome unknown carrying the server's Error", err)
+			for _, oneShot := range []bool{false, true} {
+				first := newFakeMember(t, closeConnection)
+				second := newFakeMember(t, tt.answer)
+				c := newTestClient(t, Config{OneShotWrites: oneShot}, first.URL, second.URL)
+				err := tt.call(NewKeysAPI(c))
+				if second.requests.Load() != 1 {
+					t.Fatalf("OneShotWrites %v: the write was not retried on the next member", oneShot)
+				}
+				var cerr *ClusterError
+				var etcdErr Error
+				if !errors.Is(err, ErrOutcomeUnknown) || !errors.As(err, &cerr) || len(cerr.Errors) != 2 || !errors.As(err, &etcdErr) {
+					t.Fatalf("OneShotWrites %v: error = %v, want outcome unknown from two attempts carrying the server's Error", oneShot, err)
+				}
 			}
 		})
 	}
 
-	t.Run("create succeeds on the next member", func(t *testing.T) {
+	t.Run("compare-and-swap by index succeeds on the next member", func(t *testing.T) {
 		first := newFakeMember(t, closeConnection)
-		second := newFakeMember(t, reply(http.StatusCreated, okBody))
-		c := newTestClient(t, Config{}, first.URL, second.URL)
-		if _, err := NewKeysAPI(c).Create(context.Background(), "/k", "v"); err != nil {
+		second := newFakeMember(t, reply(http.StatusOK, okBody))
+		c := newTestClient(t, Config{OneShotWrites: true}, first.URL, second.URL)
+		if _, err := NewKeysAPI(c).Set(context.Background(), "/k", "v", &SetOptions{PrevIndex: 5}); err != nil {
 			t.Fatal(err)
+		}
+		if second.requests.Load() != 1 {
+			t.Fatalf("second member got %d requests, want 1", second.requests.Load())
 		}
 	})
 }
 
 // TestWritesThatCouldApplyTwice: by default a plain set, a set by value, an
-// update, a create and an in-order create move on to the next member, as
-// upstream's do except for the create, which upstream sends once (a late
-// first copy of a create brings its key back after a delete, as
-// internal/chaos found); with Config.OneShotWrites they are not resent
-// once they may have reached a member, and report an unknown outcome
-// instead.
+// update and an in-order create move on to the next member, as upstream's
+// do; with Config.OneShotWrites they are not resent once they may have
+// reached a member, and report an unknown outcome instead. (A create is
+// never resent: TestCreateIsNotSentTwice.)
 func TestWritesThatCouldApplyTwice(t *testing.T) {
 	calls := []struct {
 		name string
@@ -285,7 +296,6 @@ func TestWritesThatCouldApplyTwice(t *testing.T) {
 			return err
 		}},
 		{"update", func(k KeysAPI) error { _, err := k.Update(context.Background(), "/k", "v"); return err }},
-		{"create", func(k KeysAPI) error { _, err := k.Create(context.Background(), "/k", "v"); return err }},
 		{"create in order", func(k KeysAPI) error { _, err := k.CreateInOrder(context.Background(), "/q", "v", nil); return err }},
 	}
 	for _, c := range calls {

@@ -78,34 +78,37 @@ type Config struct {
 	// behaviour: such a watch waits forever).
 	WatchProbeInterval time.Duration
 
-	// OneShotWrites chooses whether a write that could apply twice is
-	// resent to another member. This is the one statement of the client's
-	// write-retry rules; the methods of KeysAPI refer to it.
+	// OneShotWrites chooses whether a plain or value-conditioned set, an
+	// update or an in-order create is resent to another member. This is
+	// the one statement of the client's write-retry rules; the methods of
+	// KeysAPI refer to it.
 	//
 	// A request moves on to the next member when its attempt fails (no
 	// answer, a 5xx answer, a body that failed to arrive), with these
 	// limits for writes that may have reached the member:
 	//
-	//   - Reads, compare-and-swaps and deletes by index (PrevIndex set), and
-	//     the members and auth APIs' requests always move on: the server
-	//     refuses to apply an indexed write twice. If a retry meets that
-	//     refusal (it may have been caused by the first attempt), the call
-	//     fails with an error for which errors.Is(err, ErrOutcomeUnknown)
-	//     holds, not with the conflict.
-	//   - Plain and value-conditioned deletes never move on once they may
-	//     have reached a member: the call fails with ErrOutcomeUnknown.
-	//   - Plain and value-conditioned sets, updates, creates
-	//     (PrevExist: PrevNoExist) and in-order creates move on when
-	//     OneShotWrites is false, the default, for availability, as
-	//     upstream's sets, updates and in-order creates do (upstream sends
-	//     a create once and returns its first attempt's error); when it is
-	//     true they follow the rule of deletes.
-	//     Such a request can be applied late (a stopped member applies
-	//     what it read from its socket when it resumes), so a copy resent
-	//     elsewhere may apply twice: a late set may undo a newer write, a
-	//     late create may bring back a key deleted in between. A retried
-	//     create that meets "key already exists" fails with
-	//     ErrOutcomeUnknown, as above.
+	//   - Reads, compare-and-swaps and deletes by index (PrevIndex set,
+	//     PrevExist not PrevNoExist), and the members and auth APIs'
+	//     requests always move on: the server refuses to apply an indexed
+	//     write twice. If a retry meets that refusal (it may have been
+	//     caused by the first attempt), the call fails with an error for
+	//     which errors.Is(err, ErrOutcomeUnknown) holds, not with the
+	//     conflict.
+	//   - Plain and value-conditioned deletes, and creates (PrevExist:
+	//     PrevNoExist, whatever PrevIndex and PrevValue say: etcd ignores
+	//     them on a create), never move on once they may have reached a
+	//     member: the call fails with ErrOutcomeUnknown. Upstream sends
+	//     them once too. A member can apply such a request late (a stopped
+	//     member applies what it read from its socket when it resumes), so
+	//     a copy resent elsewhere could apply twice: a late delete could
+	//     remove a key set again in between, a late create bring back a key
+	//     deleted in between.
+	//   - Plain and value-conditioned sets, updates and in-order creates
+	//     move on when OneShotWrites is false, the default, as upstream's
+	//     do, for availability; when it is true they follow the rule of
+	//     deletes and creates. Resent, they can apply twice the same way: a
+	//     late set may undo a newer write, a late in-order create adds a
+	//     second child.
 	//
 	// A write whose request provably never left (a refused connection, a
 	// failed name lookup) always moves on. When a write is not sent again

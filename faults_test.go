@@ -313,9 +313,11 @@ func TestFaultKillPinnedMemberDuringWrites(t *testing.T) {
 
 // TestFaultPausePinnedMember: the member a client is pinned to, and a watch
 // waits on, is SIGSTOPed: it accepts connections and says nothing. Requests
-// move on after the header timeout (plus an election when the leader
-// stopped), the watch within two probe intervals; after SIGCONT all three
-// members hold the same data.
+// that cannot apply twice move on after the header timeout (plus an
+// election when the leader stopped), the watch within two probe intervals;
+// a create, and with OneShotWrites a plain set, fail as unknown after the
+// header timeout instead; after SIGCONT all three members hold the same
+// data.
 func TestFaultPausePinnedMember(t *testing.T) {
 	for _, leader := range []bool{true, false} {
 		name := "follower"
@@ -334,6 +336,12 @@ func TestFaultPausePinnedMember(t *testing.T) {
 			wkapi := NewKeysAPI(faultClient(t, order...)) // the watch's own client
 			other := NewKeysAPI(faultClient(t, others...))
 
+			// The key the compare-and-swap through the stopped member
+			// swaps; written before the watch's start.
+			pre, err := kapi.Set(ctx, "/pause/by-pinned", "-", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
 			base, err := kapi.Set(ctx, "/pause/before", "0", nil)
 			if err != nil {
 				t.Fatal(err)
@@ -382,14 +390,30 @@ func TestFaultPausePinnedMember(t *testing.T) {
 				t.Fatalf("event %+v, want the write at %d", ev.Node, set.Node.ModifiedIndex)
 			}
 
-			// A create through the client pinned to the stopped member
-			// fails over: applied twice, it would be refused.
+			// A compare-and-swap by index through the client pinned to
+			// the stopped member fails over: a second copy would be
+			// refused, the key's index having moved on.
 			t0 := time.Now()
-			pinnedSet, err := kapi.Create(ctx, "/pause/by-pinned", "2")
+			pinnedSet, err := kapi.Set(ctx, "/pause/by-pinned", "2", &SetOptions{PrevIndex: pre.Node.ModifiedIndex})
 			if err != nil {
-				t.Fatalf("create through the client pinned to the stopped member: %v", err)
+				t.Fatalf("compare-and-swap through the client pinned to the stopped member: %v", err)
 			}
 			failover := time.Since(t0)
+			// A create through another client pinned to it does not, in
+			// either config: it may still be applied there (a late copy
+			// would bring its key back after a delete), so it fails as
+			// unknown.
+			ckapi := NewKeysAPI(faultClient(t, order...))
+			t0 = time.Now()
+			_, errCreate := ckapi.Create(ctx, "/pause/create-once", "5")
+			createFailed := time.Since(t0)
+			var ccerr *ClusterError
+			if !errors.As(errCreate, &ccerr) || len(ccerr.Errors) != 1 || !errors.Is(errCreate, ErrOutcomeUnknown) {
+				t.Fatalf("create through the stopped member: %v, want one attempt with ErrOutcomeUnknown", errCreate)
+			}
+			if createFailed > faultHeaderTimeout+2*time.Second {
+				t.Errorf("create through the stopped member failed after %v", createFailed)
+			}
 			// With OneShotWrites, a plain set through another client
 			// pinned to it does not: it may still be applied there, so it
 			// fails as unknown, and the next call starts at the next
@@ -405,8 +429,8 @@ func TestFaultPausePinnedMember(t *testing.T) {
 			if _, err := setRetrying(ctx, skapi, "/pause/set-next", "4"); err != nil {
 				t.Fatal(err)
 			}
-			t.Logf("%s stopped: write through the others acknowledged after %v, its event delivered to the watch after %v; create through the pinned client took %v; plain set through it failed as unknown after %v",
-				name, acked.Round(time.Millisecond), delivered.Round(time.Millisecond), failover.Round(time.Millisecond), setFailed.Round(time.Millisecond))
+			t.Logf("%s stopped: write through the others acknowledged after %v, its event delivered to the watch after %v; compare-and-swap through the pinned client took %v; create and one-shot plain set through it failed as unknown after %v and %v",
+				name, acked.Round(time.Millisecond), delivered.Round(time.Millisecond), failover.Round(time.Millisecond), createFailed.Round(time.Millisecond), setFailed.Round(time.Millisecond))
 			if setFailed > faultHeaderTimeout+2*time.Second {
 				t.Errorf("plain set through the stopped member failed after %v", setFailed)
 			}
@@ -438,22 +462,28 @@ func TestFaultPausePinnedMember(t *testing.T) {
 			state := waitConsistent(t, ctx, "/pause", members)
 			_, setOnceApplied := state["/pause/set-once"]
 			delete(state, "/pause/set-once")
+			createOnce, createOnceApplied := state["/pause/create-once"]
+			delete(state, "/pause/create-once")
+			if createOnceApplied && createOnce != "5" {
+				t.Errorf("the create of unknown outcome left %q", createOnce)
+			}
 			want := map[string]string{"/pause/before": "0", "/pause/by-other": "1", "/pause/by-pinned": "2", "/pause/set-next": "4"}
 			if !reflect.DeepEqual(state, want) {
 				t.Fatalf("state after resume %v, want %v", state, want)
 			}
-			// The first attempts of the create and of the plain set sat
-			// in the stopped member's socket buffer; after SIGCONT etcd
-			// reads them and may apply them. The create is refused (the
-			// key exists), so its node is the acknowledged one.
+			// The first attempts of the compare-and-swap, the create and
+			// the plain set sat in the stopped member's socket buffer;
+			// after SIGCONT etcd reads them and may apply them. The
+			// compare-and-swap's is refused (the index moved on), so the
+			// node is the acknowledged one.
 			now, err := other.Get(ctx, "/pause/by-pinned", &GetOptions{Quorum: true})
 			if err != nil {
 				t.Fatal(err)
 			}
 			if now.Node.ModifiedIndex != pinnedSet.Node.ModifiedIndex {
-				t.Errorf("create acknowledged at index %d was applied again (now at %d)", pinnedSet.Node.ModifiedIndex, now.Node.ModifiedIndex)
+				t.Errorf("compare-and-swap acknowledged at index %d was applied again (now at %d)", pinnedSet.Node.ModifiedIndex, now.Node.ModifiedIndex)
 			}
-			t.Logf("after SIGCONT: the plain set of unknown outcome was applied: %v", setOnceApplied)
+			t.Logf("after SIGCONT: of unknown outcome, the create was applied: %v, the plain set: %v", createOnceApplied, setOnceApplied)
 		})
 	}
 }

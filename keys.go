@@ -50,8 +50,13 @@ type KeysAPI interface {
 	// ErrOutcomeUnknown) holds means it may have been applied.
 	Delete(ctx context.Context, key string, opts *DeleteOptions) (*Response, error)
 
-	// Create is an alias for Set w/ PrevExist=false. Whether it is resent
-	// to another member after a failure is stated by Config.OneShotWrites.
+	// Create is an alias for Set w/ PrevExist=false. As upstream's, it is
+	// not sent to another member once its request may have reached one (a
+	// late copy would bring the key back if it were deleted in between),
+	// in either setting of Config.OneShotWrites, which states the rules:
+	// the call then fails with an error for which errors.Is(err,
+	// ErrOutcomeUnknown) holds, and the next call starts at the next
+	// member. A request that provably never left moves on.
 	Create(ctx context.Context, key, value string) (*Response, error)
 
 	// CreateInOrder is used to atomically create in-order keys within the given directory.
@@ -113,6 +118,9 @@ type SetOptions struct {
 	// (PrevExist) or not (PrevNoExist). If the caller does not
 	// care about existence, set PrevExist to PrevIgnore, or simply
 	// leave it unset.
+	//
+	// With PrevNoExist the Set is a create (see KeysAPI.Create): etcd
+	// ignores PrevValue and PrevIndex.
 	PrevExist PrevExistType
 
 	// TTL defines a period of time after-which the Node should

@@ -100,13 +100,20 @@ type setAction struct {
 	SetOptions
 }
 
-// A compare-and-swap by index cannot apply twice: once a copy applied, the
-// key's modifiedIndex has moved on for good. Any other set can: a late copy
-// of a plain or value-conditioned set overwrites a newer value, and a late
-// copy of a create (PrevNoExist) brings a key back after a delete (found by
-// internal/chaos: a stopped member applied the first copy when it resumed).
+// A create (PrevNoExist) is sent again only when its request provably never
+// left, as a plain delete: the server refuses a second copy only while the
+// key exists, so a late first copy (a stopped member applies what it read
+// from its socket when it resumes) brings the key back if it was deleted in
+// between (found by internal/chaos). etcd ignores PrevIndex and PrevValue
+// on a create, so they change nothing here. A compare-and-swap by index
+// cannot apply twice: once a copy applied, the key's modifiedIndex has
+// moved on for good. Any other set can: a late copy overwrites a newer
+// value.
 func (a *setAction) describe() requestKind {
-	if a.PrevIndex != 0 {
+	switch {
+	case a.PrevExist == PrevNoExist:
+		return requestKind{retry: retryIfUnsent, write: true}
+	case a.PrevIndex != 0:
 		return requestKind{retry: retryAlways, write: true}
 	}
 	return requestKind{retry: resendUnlessStrict, write: true}

@@ -54,11 +54,11 @@ const (
 	// (by index).
 	retryAlways retryPolicy = iota
 	// retryIfUnsent: moves on only when the request provably never
-	// reached a member (plain and value-conditioned deletes).
+	// reached a member (plain and value-conditioned deletes, creates).
 	retryIfUnsent
 	// resendUnlessStrict: retryAlways, or retryIfUnsent with
 	// Config.OneShotWrites (plain and value-conditioned sets, updates,
-	// creates, in-order creates).
+	// in-order creates).
 	resendUnlessStrict
 )
 

@@ -28,7 +28,7 @@ func TestClassify(t *testing.T) {
 		{"keys error", CASValue, client.Error{Code: 101}, Failed, 101, false},
 		{"not found on read", Get, client.Error{Code: 100}, Failed, 100, false},
 		{"outcome unknown", Set, unknownWrite, Unknown, 0, false},
-		{"conflict after a copy may have applied", Create, &client.ClusterError{Errors: []error{client.ErrOutcomeUnknown, client.Error{Code: 105}}}, Unknown, 0, false},
+		{"conflict after a copy may have applied", CASIndex, &client.ClusterError{Errors: []error{client.ErrOutcomeUnknown, client.Error{Code: 101}}}, Unknown, 0, false},
 		{"deadline", CASIndex, context.DeadlineExceeded, Unknown, 0, false},
 		{"every member refused the connection", Set, refused, Unknown, 0, true},
 		{"failed read", Get, refused, Unknown, 0, true},

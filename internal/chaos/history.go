@@ -5,10 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/anishathalye/porcupine"
@@ -125,7 +126,9 @@ func NewAttempts() *Attempts {
 	return &Attempts{next: client.DefaultTransport.(*http.Transport).Clone(), reached: map[string]int{}}
 }
 
-// RoundTrip sends req and counts it under its form value.
+// RoundTrip sends req and counts it under its form value if it may have
+// reached the member: it was answered, or written whole (the client's own
+// rule for a request that may have been applied).
 func (a *Attempts) RoundTrip(req *http.Request) (*http.Response, error) {
 	value, isWrite := "", false
 	if req.Method != http.MethodGet && req.GetBody != nil {
@@ -137,8 +140,19 @@ func (a *Attempts) RoundTrip(req *http.Request) (*http.Response, error) {
 			}
 		}
 	}
+	var wrote atomic.Bool
+	if isWrite {
+		// Added to the client's own trace, which stays in effect.
+		req = req.WithContext(httptrace.WithClientTrace(req.Context(), &httptrace.ClientTrace{
+			WroteRequest: func(info httptrace.WroteRequestInfo) {
+				if info.Err == nil {
+					wrote.Store(true)
+				}
+			},
+		}))
+	}
 	resp, err := a.next.RoundTrip(req)
-	if isWrite && mayHaveReached(err) {
+	if isWrite && (err == nil || wrote.Load()) {
 		a.mu.Lock()
 		a.reached[value]++
 		a.mu.Unlock()
@@ -159,11 +173,4 @@ func (a *Attempts) Reached(value string) int {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return a.reached[value]
-}
-
-// mayHaveReached is false only for a request refused before a connection
-// existed.
-func mayHaveReached(err error) bool {
-	var op *net.OpError
-	return err == nil || !(errors.As(err, &op) && op.Op == "dial")
 }
