@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -22,9 +21,10 @@ import (
 //
 // The whole file is validated first; a malformed file is reported with its
 // line number and nothing is written. Then every node is written with a
-// plain set (never a create), so a second run converges to the same state:
-// directories one at a time in file order, keys by --concurrency workers
-// (a key's directories always exist by the time it is sent). A node's
+// plain set, so a second run converges to the same state: directories one
+// at a time in file order, keys by --concurrency workers (a key's
+// directories always exist by the time it is sent); only the directories
+// with a TTL are first created with it (createExpiringDirs). A node's
 // remaining TTL is its expiration minus now, rounded up to whole seconds;
 // a node already expired is skipped and counted, with its whole subtree.
 func cmdImport(fs *flag.FlagSet) action {
@@ -58,16 +58,21 @@ func cmdImport(fs *flag.FlagSet) action {
 		if cl == nil {
 			return code
 		}
-		imp := &importer{
-			e:       e,
-			keys:    client.NewKeysAPI(cl),
-			base:    strings.TrimSuffix(header.Prefix, "/"),
-			target:  strings.TrimSuffix(target, "/"),
-			prog:    newProgress("imported", e.stderr),
-			jobs:    make(chan importJob, *workers*4),
-			expDirs: checked.expDirs,
-		}
-		return imp.run(in, *workers)
+		return newImporter(e, client.NewKeysAPI(cl), checked, target, *workers).run(in, *workers)
+	}
+}
+
+// newImporter returns the importer of the validated file checked into
+// target (a canonical key) through keys, for workers workers.
+func newImporter(e *env, keys client.KeysAPI, checked *dumpChecker, target string, workers int) *importer {
+	return &importer{
+		e:       e,
+		keys:    keys,
+		base:    strings.TrimSuffix(checked.header.Prefix, "/"),
+		target:  strings.TrimSuffix(target, "/"),
+		prog:    newProgress("imported", e.stderr),
+		jobs:    make(chan importJob, workers*4),
+		expDirs: checked.expDirs,
 	}
 }
 
@@ -244,56 +249,6 @@ func (imp *importer) dispatch(line int, n *dumpNode, now time.Time) {
 		return
 	}
 	imp.jobs <- j
-}
-
-// createExpiringDirs creates, before any key is written, the directories
-// that have a TTL, parents first, each with its TTL. In post-order a
-// directory's line comes after its keys, which would create it without a
-// TTL, and the TTL of an existing directory can only be set with an update,
-// which etcd 3.5 fails with a 500 "Raft Internal Error" (etcd-io/etcd#13589;
-// README, Compatibility). A directory already in the target is left to
-// setDir's update when its line comes; expired ones are left out.
-func (imp *importer) createExpiringDirs() {
-	keys := make([]string, 0, len(imp.expDirs))
-	for k := range imp.expDirs {
-		keys = append(keys, k)
-	}
-	// Parents sort before their children: "/a" < "/a/b".
-	sort.Strings(keys)
-	now := time.Now()
-	chk := dumpChecker{expDirs: imp.expDirs}
-	for _, k := range keys {
-		if imp.fatal.Load() != nil || imp.e.ctx.Err() != nil || len(k) <= len(imp.base) {
-			continue
-		}
-		exp := imp.expDirs[k]
-		n := &dumpNode{Key: k, Dir: true, Expiration: &exp.at}
-		if chk.expiredAt(n, now) {
-			continue
-		}
-		key := imp.target + k[len(imp.base):]
-		ctx, cancel := imp.e.requestContext()
-		_, err := imp.keys.Set(ctx, key, "", &client.SetOptions{Dir: true, TTL: ttlLeft(exp.at, now), PrevExist: client.PrevNoExist})
-		cancel()
-		var kerr client.Error
-		switch {
-		case err == nil:
-			if imp.early == nil {
-				imp.early = map[string]bool{}
-			}
-			imp.early[key] = true
-		case errors.As(err, &kerr):
-			// Already there (or a file in the way): setDir decides when
-			// the directory's line comes.
-		default:
-			imp.done(importJob{line: exp.line, key: key, node: n}, err)
-		}
-	}
-}
-
-// ttlLeft is the whole seconds left until exp, rounded up.
-func ttlLeft(exp, now time.Time) time.Duration {
-	return (exp.Sub(now) + time.Second - 1).Truncate(time.Second)
 }
 
 // setDir makes key a directory with the node's TTL (or none). A set of an
