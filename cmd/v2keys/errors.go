@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"strings"
 	"syscall"
 
 	"github.com/v2keys/client"
@@ -28,8 +27,7 @@ const (
 // fail prints err the way etcdctl v2 does and returns code: "Error:  <err>"
 // (two spaces), then for a *ClusterError one line per failed attempt, in
 // etcdctl's words ("error #i: <cause>", without the endpoint, which
-// ClusterError.Detail would add); for a write whose outcome is unknown
-// (client.ErrOutcomeUnknown), a line that says so, unless err does. This
+// ClusterError.Detail would add). This
 // holds under --output json too: etcdctl meant to print a keys API error as
 // JSON there, but its check never matched, and scripts parse the text.
 func (e *env) fail(code int, err error) int {
@@ -41,18 +39,8 @@ func (e *env) fail(code int, err error) int {
 		}
 		fmt.Fprintln(e.stderr)
 	}
-	if errors.Is(err, client.ErrOutcomeUnknown) && !strings.Contains(err.Error(), client.ErrOutcomeUnknown.Error()) {
-		// etcdctl says no more than "cluster unavailable" here, which
-		// reads as "nothing happened"; a write resent blindly may then
-		// meet its own first copy ("Key already exists" after mk).
-		fmt.Fprintln(e.stderr, outcomeUnknownNote)
-	}
 	return code
 }
-
-// outcomeUnknownNote follows the error of a write whose request may have
-// reached a member that did not answer.
-const outcomeUnknownNote = "The write may or may not have been applied: a member may have received it without answering. Read the key before writing it again."
 
 // failf is fail with a formatted message.
 func (e *env) failf(code int, format string, args ...any) int {
