@@ -14,15 +14,43 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"sync"
 	"unicode/utf8"
 )
 
-// longPiece is the size of the first pieces a long string is read into;
-// later ones are a sixteenth of what was read so far. Fresh memory is what a
-// long string costs most (a page fault for every 4 KiB touched first),
-// more than copying it, so the last piece should leave little unused, and
-// a huge string should not take thousands of pieces.
+// longPiece is the size of the first pieces a long string is read into
+// (pooledPieces of them); later ones are a sixteenth of what was read so
+// far. Fresh memory is what a long string costs most (a page fault for
+// every 4 KiB touched first), more than copying it, so the last piece
+// should leave little unused, a huge string should not take thousands of
+// pieces, and the first pieces are reused from one long string to the
+// next (piecePool): a string of up to 8 MiB then costs one fresh buffer,
+// its value, instead of two.
 const longPiece = 256 << 10
+
+// pooledPieces is how many pieces of a long string come from piecePool and
+// go back to it: at most 8 MiB kept between long strings.
+const pooledPieces = 32
+
+// piecePool holds pieces of longPiece bytes, empty, between long strings.
+var piecePool = sync.Pool{New: func() any {
+	b := make([]byte, 0, longPiece)
+	return &b
+}}
+
+// pooledPiece returns an empty piece of longPiece bytes from piecePool.
+func pooledPiece() []byte { return (*piecePool.Get().(*[]byte))[:0] }
+
+// releasePieces gives the pooled pieces among pieces back to piecePool;
+// nothing may use them after.
+func releasePieces(pieces [][]byte) {
+	for _, p := range pieces {
+		if cap(p) == longPiece {
+			p = p[:0]
+			piecePool.Put(&p)
+		}
+	}
+}
 
 // wholeString makes the string at pos (its opening quote) whole in the
 // window and returns the index just past its closing quote, or -1 if the
@@ -75,9 +103,15 @@ func (d *decoder) stringEnd(i int, spill bool) (end int, s string, long bool, er
 func (d *decoder) longString() (string, error) {
 	at := d.base + int64(d.pos) + 1 // body offset of the first byte of the value
 	first := d.buf[d.pos+1:]
-	piece := make([]byte, len(first), max(longPiece, 2*len(first)))
-	copy(piece, first)
+	var piece []byte
+	if 2*len(first) <= longPiece {
+		piece = append(pooledPiece(), first...)
+	} else {
+		piece = make([]byte, len(first), 2*len(first))
+		copy(piece, first)
+	}
 	var pieces [][]byte // the full ones, in order
+	defer func() { releasePieces(append(pieces, piece)) }()
 	total := int64(len(first))
 	slashes := trailingBackslashes(first) // ending the bytes read so far
 	for tries := 0; ; {
@@ -86,7 +120,11 @@ func (d *decoder) longString() (string, error) {
 		}
 		if len(piece) == cap(piece) {
 			pieces = append(pieces, piece)
-			piece = make([]byte, 0, max(longPiece, total/16))
+			if len(pieces) < pooledPieces {
+				piece = pooledPiece()
+			} else {
+				piece = make([]byte, 0, max(longPiece, total/16))
+			}
 		}
 		// Read no more than the window holds, so that what follows the
 		// string fits in it.

@@ -128,3 +128,50 @@ func TestLongStringOwnStorage(t *testing.T) {
 		t.Fatalf("values changed after later reads: %d nodes", len(got))
 	}
 }
+
+// TestLongStringPiecesReused: the pieces a long string was read into go
+// back to a pool for the next one, so a value must never view them: values
+// decoded earlier, and by other goroutines at the same time, keep their
+// bytes while later long strings are read (the race detector also checks
+// the hand-over).
+func TestLongStringPiecesReused(t *testing.T) {
+	body := func(c byte, n int) string {
+		return `{"action":"get","node":{"key":"/k","value":"` + strings.Repeat(string(c), n) + `","modifiedIndex":5,"createdIndex":5}}`
+	}
+	sizes := []int{200 << 10, 1 << 20, 3<<20 + 17, 9 << 20} // within the pooled pieces, and past them
+	var kept []*Response
+	done := make(chan error)
+	for g := 0; g < 4; g++ {
+		go func(g int) {
+			var err error
+			for i, n := range sizes {
+				c := byte('a' + (g*len(sizes)+i)%26)
+				var res Response
+				if e := decodeStreamResponse(iotest.HalfReader(strings.NewReader(body(c, n))), &res); e != nil && err == nil {
+					err = e
+				}
+				if res.Node == nil || res.Node.Value != strings.Repeat(string(c), n) {
+					err = errors.New("a value does not hold the bytes it was sent with")
+				}
+			}
+			done <- err
+		}(g)
+	}
+	for i, n := range sizes {
+		var res Response
+		if err := decodeStreamResponse(strings.NewReader(body(byte('A'+i), n)), &res); err != nil {
+			t.Fatal(err)
+		}
+		kept = append(kept, &res)
+	}
+	for g := 0; g < 4; g++ {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, res := range kept {
+		if want := strings.Repeat(string(byte('A'+i)), sizes[i]); res.Node.Value != want {
+			t.Fatalf("value %d changed after later long strings were read", i)
+		}
+	}
+}
