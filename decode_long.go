@@ -8,7 +8,8 @@ package client
 // times upstream's time. A string value that does not fit in the window is
 // therefore read past it, into pieces of its own that are never copied
 // while they fill, then joined once into the buffer that the value views:
-// about 2n bytes in all, whatever the framing of the body.
+// about n bytes of fresh memory for a value of up to 8 MiB (its pieces are
+// reused, piecePool), 2n beyond, whatever the framing of the body.
 
 import (
 	"bytes"
