@@ -24,6 +24,13 @@ const (
 	ExitNoHelpTopic = 3
 )
 
+// hasErrorCode reports whether err is, or wraps, the keys API error with
+// this code.
+func hasErrorCode(err error, code int) bool {
+	var kerr client.Error
+	return errors.As(err, &kerr) && kerr.Code == code
+}
+
 // fail prints err the way etcdctl v2 does and returns code: "Error:  <err>"
 // (two spaces), then for a *ClusterError one line per failed attempt, in
 // etcdctl's words ("error #i: <cause>", without the endpoint, which

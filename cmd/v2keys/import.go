@@ -263,8 +263,7 @@ func (imp *importer) setDir(j importJob) {
 	ctx, cancel := imp.e.requestContext()
 	defer cancel()
 	_, err := imp.keys.Set(ctx, j.key, "", &client.SetOptions{Dir: true, TTL: j.ttl})
-	var kerr client.Error
-	if errors.As(err, &kerr) && kerr.Code == client.ErrorCodeNotFile {
+	if hasErrorCode(err, client.ErrorCodeNotFile) {
 		if imp.dirAsWanted(ctx, j) {
 			err = nil
 		} else {

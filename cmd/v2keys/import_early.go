@@ -103,7 +103,7 @@ func (imp *importer) createExpiringDir(key string, exp time.Time) error {
 		}
 		ctx, cancel := imp.e.requestContext()
 		_, err = imp.keys.Set(ctx, key, "", &client.SetOptions{Dir: true, TTL: ttlLeft(exp, now), PrevExist: client.PrevNoExist})
-		if attempt > 0 && isNodeExist(err) && imp.ownEarlyDir(ctx, key, exp, first) {
+		if attempt > 0 && hasErrorCode(err, client.ErrorCodeNodeExist) && imp.ownEarlyDir(ctx, key, exp, first) {
 			err = nil
 		}
 		cancel()
@@ -126,11 +126,6 @@ func (imp *importer) ownEarlyDir(ctx context.Context, key string, exp, first tim
 	got := *resp.Node.Expiration
 	latest := exp.Add(time.Since(first) + time.Second)
 	return !got.Before(exp.Add(-earlyCreateSlack)) && !got.After(latest.Add(earlyCreateSlack))
-}
-
-func isNodeExist(err error) bool {
-	var kerr client.Error
-	return errors.As(err, &kerr) && kerr.Code == client.ErrorCodeNodeExist
 }
 
 // ttlLeft is the whole seconds left until exp, rounded up.

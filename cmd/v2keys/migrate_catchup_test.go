@@ -215,20 +215,9 @@ func TestMigrateCatchUpForwardOnly(t *testing.T) {
 				// A change between the runs, in a piece the first run
 				// read after the changes to it.
 				h.change(k.Set(ctx, src+"/d3/k0", "d3k0-4", nil))
-				runCtx2, cancel2 := context.WithCancel(ctx)
-				defer cancel2()
-				var out2, errb2 syncBuffer
-				go func() { done <- runContext(runCtx2, args, strings.NewReader(""), &out2, &errb2) }()
-				waitFor(t, 60*time.Second, "the second run's catch-up to finish", func() bool {
-					st := readState(t, cli, stateKey)
-					return st != nil && st.Phase == phaseFollow
-				})
-				h.record(catchUp(t, k, cli, src+"/marker", prefix+src+"/marker"))
-				cancel2()
-				if code := <-done; code != 0 {
-					t.Fatalf("second run: exit %d\nstdout: %s\nstderr: %s", code, out2.String(), errb2.String())
-				}
-				t.Logf("second run: %s", strings.TrimSpace(out2.String()))
+				out2, marker := migrateRun(t, ctx, args, true, k, cli, stateKey, src+"/marker", prefix+src+"/marker")
+				h.record(marker)
+				t.Logf("second run: %s", strings.TrimSpace(out2))
 			}
 			reader.check(t, cli, h, sentinel)
 			st := readState(t, cli, stateKey)
@@ -402,28 +391,13 @@ func TestMigrateCatchUpUnderWriters(t *testing.T) {
 			if follow {
 				args = append(args[:len(args)-1], "--follow", src)
 			}
-			runCtx, cancel := context.WithCancel(ctx)
-			defer cancel()
-			var out, errb syncBuffer
-			done := make(chan int, 1)
-			go func() { done <- runContext(runCtx, args, strings.NewReader(""), &out, &errb) }()
-			if follow {
-				stateKey := defaultStateKey(target{subtree: src, prefix: prefix})
-				waitFor(t, 60*time.Second, "the catch-up to finish", func() bool {
-					st := readState(t, cli, stateKey)
-					return st != nil && st.Phase == phaseFollow
-				})
-				catchUp(t, k, cli, src+"/marker", prefix+src+"/marker")
-				cancel()
-			}
-			if code := <-done; code != 0 {
-				t.Fatalf("migrate: exit %d\nstdout: %s\nstderr: %s", code, out.String(), errb.String())
-			}
+			stateKey := defaultStateKey(target{subtree: src, prefix: prefix})
+			out, _ := migrateRun(t, ctx, args, follow, k, cli, stateKey, src+"/marker", prefix+src+"/marker")
 			testHookPiece = nil
 			if !halted || pieces != writers*dirs {
 				t.Fatalf("%d pieces (want %d), writers stopped by the hook: %v", pieces, writers*dirs, halted)
 			}
-			t.Logf("%s", strings.TrimSpace(out.String()))
+			t.Logf("%s", strings.TrimSpace(out))
 			if _, err := cli.Put(ctx, sentinel, "end"); err != nil {
 				t.Fatal(err)
 			}

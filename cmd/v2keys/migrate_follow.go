@@ -53,7 +53,7 @@ func (m *migrator) followLoop(next func(context.Context) (*client.Response, erro
 		switch {
 		case ctx.Err() != nil:
 			return true, flush()
-		case errors.Is(err, client.ErrHistoryLost) || isEventIndexCleared(err):
+		case errors.Is(err, client.ErrHistoryLost) || hasErrorCode(err, client.ErrorCodeEventIndexCleared):
 			if ferr := flush(); ferr != nil {
 				return true, ferr
 			}
@@ -99,11 +99,6 @@ func (m *migrator) followLoop(next func(context.Context) (*client.Response, erro
 			return err
 		}
 	}
-}
-
-func isEventIndexCleared(err error) bool {
-	var kerr client.Error
-	return errors.As(err, &kerr) && kerr.Code == client.ErrorCodeEventIndexCleared
 }
 
 // apply adds the v3 operations of one v2 change to b (writing b first if

@@ -86,10 +86,7 @@ func (o openedPiece) index() uint64 {
 func (m *migrator) pieces(f *client.Follower, opened func(xmax uint64)) iter.Seq2[*client.Node, error] {
 	return func(yield func(*client.Node, error) bool) {
 		ctx := m.e.ctx
-		under := m.t.subtree + "/"
-		if m.t.subtree == "/" {
-			under = "/"
-		}
+		under := m.t.v2Under()
 		var dirs []string
 		for n, err := range f.Snapshot.All() {
 			if err != nil {
@@ -167,10 +164,7 @@ func (m *migrator) inPiece(key string, index uint64) bool {
 	if m.pieceIndex == nil || !m.t.inside(key) || key == m.t.subtree {
 		return false
 	}
-	under := m.t.subtree + "/"
-	if m.t.subtree == "/" {
-		under = "/"
-	}
+	under := m.t.v2Under()
 	child, _, _ := strings.Cut(strings.TrimPrefix(key, under), "/")
 	read, ok := m.pieceIndex[under+child]
 	return ok && index <= read
@@ -270,7 +264,7 @@ func (m *migrator) settle(f *client.Follower, xmax uint64, first <-chan fenceRes
 			case err == nil:
 			case ctx.Err() != nil:
 				return errInterrupted
-			case errors.Is(err, client.ErrHistoryLost) || isEventIndexCleared(err):
+			case errors.Is(err, client.ErrHistoryLost) || hasErrorCode(err, client.ErrorCodeEventIndexCleared):
 				return errHistoryLost
 			case dctx.Err() != nil && until == 0:
 				return flush()
@@ -320,7 +314,7 @@ func (m *migrator) settle(f *client.Follower, xmax uint64, first <-chan fenceRes
 		switch {
 		case ctx.Err() != nil:
 			return errInterrupted
-		case fr.err != nil && isEventIndexCleared(fr.err):
+		case fr.err != nil && hasErrorCode(fr.err, client.ErrorCodeEventIndexCleared):
 			return errHistoryLost
 		case fr.err != nil:
 			return fmt.Errorf("watching v2 %s: %w", m.t.subtree, fr.err)

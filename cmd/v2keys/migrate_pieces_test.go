@@ -111,30 +111,15 @@ func TestMigratePiecesWithChanges(t *testing.T) {
 			hooked := 0
 			testHookPiece = changesBetweenPieces(t, k, src, &hooked)
 			defer func() { testHookPiece = nil }()
-			ctx, cancel := context.WithCancel(context.Background())
-			defer cancel()
-			var out, errb syncBuffer
-			done := make(chan int, 1)
-			go func() { done <- runContext(ctx, args, strings.NewReader(""), &out, &errb) }()
-			if follow {
-				stateKey := defaultStateKey(target{subtree: src, prefix: prefix})
-				waitFor(t, 60*time.Second, "the copy to finish", func() bool {
-					st := readState(t, cli, stateKey)
-					return st != nil && st.Phase == phaseFollow
-				})
-				catchUp(t, k, cli, src+"/marker", prefix+src+"/marker")
-				cancel()
-			}
-			if code := <-done; code != 0 {
-				t.Fatalf("migrate: exit %d\nstdout: %s\nstderr: %s", code, out.String(), errb.String())
-			}
+			stateKey := defaultStateKey(target{subtree: src, prefix: prefix})
+			out, _ := migrateRun(t, context.Background(), args, follow, k, cli, stateKey, src+"/marker", prefix+src+"/marker")
 			testHookPiece = nil
 			if hooked != 3 {
 				t.Fatalf("the hook changed v2 at %d pieces, want 3", hooked)
 			}
-			t.Logf("%s", strings.TrimSpace(out.String()))
-			if !strings.Contains(out.String(), "events applied") || strings.Contains(out.String(), " 0 events applied") {
-				t.Errorf("no event applied after the pieces: %s", out.String())
+			t.Logf("%s", strings.TrimSpace(out))
+			if !strings.Contains(out, "events applied") || strings.Contains(out, " 0 events applied") {
+				t.Errorf("no event applied after the pieces: %s", out)
 			}
 			r := runCmd(t, "", "--endpoints", ep, "migrate", "--verify", "--prefix", prefix, src)
 			if r.code != 0 {

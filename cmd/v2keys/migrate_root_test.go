@@ -95,25 +95,13 @@ func TestMigrateRootInPieces(t *testing.T) {
 				changes(i, dir)
 			}
 			defer func() { testHookPiece = nil }()
-			runCtx, cancel := context.WithCancel(ctx)
-			defer cancel()
-			var out, errb syncBuffer
-			done := make(chan int, 1)
-			go func() { done <- runContext(runCtx, args, strings.NewReader(""), &out, &errb) }()
 			stateKey := defaultStateKey(target{subtree: "/", prefix: prefix})
+			out, marker := migrateRun(t, ctx, args, follow, k, cli, stateKey, "/marker", prefix+"/marker")
 			if follow {
-				waitFor(t, 60*time.Second, "the copy to finish", func() bool {
-					st := readState(t, cli, stateKey)
-					return st != nil && st.Phase == phaseFollow
-				})
-				h.record(catchUp(t, k, cli, "/marker", prefix+"/marker"))
-				cancel()
-			}
-			if code := <-done; code != 0 {
-				t.Fatalf("migrate: exit %d\nstdout: %s\nstderr: %s", code, out.String(), errb.String())
+				h.record(marker)
 			}
 			testHookPiece = nil
-			t.Logf("%s", strings.TrimSpace(out.String()))
+			t.Logf("%s", strings.TrimSpace(out))
 			if hooked != 3 || len(pieces) != 10 || pieces[0] != "/d00" || pieces[9] != "/d09" {
 				t.Fatalf("pieces %v, the hook changed v2 at %d of them, want /d00 to /d09 and 3", pieces, hooked)
 			}

@@ -145,6 +145,33 @@ func catchUp(t *testing.T, k client.KeysAPI, cli *clientv3.Client, v2key, v3key 
 	return resp.Node.ModifiedIndex
 }
 
+// migrateRun runs the command with args (a migrate) until it ends; with
+// follow, it waits for the copy and its catch-up (phase follow in the
+// state at stateKey), lets the follow apply a marker written after it
+// (catchUp) and stops the run. It fails t unless the run exits 0, and
+// returns its stdout and the marker's v2 index (0 without follow).
+func migrateRun(t *testing.T, ctx context.Context, args []string, follow bool, k client.KeysAPI, cli *clientv3.Client, stateKey, v2marker, v3marker string) (string, uint64) {
+	t.Helper()
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var out, errb syncBuffer
+	done := make(chan int, 1)
+	go func() { done <- runContext(runCtx, args, strings.NewReader(""), &out, &errb) }()
+	var marker uint64
+	if follow {
+		waitFor(t, 60*time.Second, "the copy and its catch-up to finish", func() bool {
+			st := readState(t, cli, stateKey)
+			return st != nil && st.Phase == phaseFollow
+		})
+		marker = catchUp(t, k, cli, v2marker, v3marker)
+		cancel()
+	}
+	if code := <-done; code != 0 {
+		t.Fatalf("migrate: exit %d\nstdout: %s\nstderr: %s", code, out.String(), errb.String())
+	}
+	return out.String(), marker
+}
+
 func TestMigrateFollowWhileWriting(t *testing.T) {
 	ep := etcdtest.Shared(t).ClientURL()
 	k := newV2(t, ep)

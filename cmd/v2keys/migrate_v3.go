@@ -121,6 +121,14 @@ func (t target) inside(v2key string) bool {
 	return t.subtree == "/" || v2key == t.subtree || strings.HasPrefix(v2key, t.subtree+"/")
 }
 
+// v2Under is the v2 prefix of every key below the subtree.
+func (t target) v2Under() string {
+	if t.subtree == "/" {
+		return "/"
+	}
+	return t.subtree + "/"
+}
+
 // root is the v3 key of the subtree root ("" when the subtree is "/",
 // which has no key of its own); under is the v3 prefix of everything below.
 func (t target) root() string {
