@@ -173,21 +173,25 @@ func TestClusterErrorStrings(t *testing.T) {
 	}
 }
 
+// mayHaveReached are failed attempts after which a write may have reached
+// the member, with what the error says: the member answered 503 or a raft
+// timeout, or dropped the connection after the request was sent.
+var mayHaveReached = []struct {
+	name    string
+	handler http.HandlerFunc
+	want    string
+}{
+	{"503", reply(http.StatusServiceUnavailable, ""), "has no leader"},
+	{"500 raft timeout", reply(http.StatusInternalServerError, `{"errorCode":300,"message":"Raft Internal Error","cause":"etcdserver: request timed out"}`), "has no leader"},
+	{"EOF", closeConnection, "EOF"},
+}
+
 // TestPlainDeleteIsNotSentTwice: a delete that may have reached a member is
 // not sent to another (it could delete a key set again in between); the
 // error says the outcome is unknown, and the next call starts at the next
 // member. A delete that provably never left (connection refused) moves on.
 func TestPlainDeleteIsNotSentTwice(t *testing.T) {
-	failures := []struct {
-		name    string
-		handler http.HandlerFunc
-		want    string
-	}{
-		{"503", reply(http.StatusServiceUnavailable, ""), "has no leader"},
-		{"500 raft timeout", reply(http.StatusInternalServerError, `{"errorCode":300,"message":"Raft Internal Error","cause":"etcdserver: request timed out"}`), "has no leader"},
-		{"EOF", closeConnection, "EOF"},
-	}
-	for _, f := range failures {
+	for _, f := range mayHaveReached {
 		t.Run(f.name, func(t *testing.T) {
 			first := newFakeMember(t, f.handler)
 			second := newFakeMember(t, reply(http.StatusOK, okBody))

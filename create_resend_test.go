@@ -38,22 +38,13 @@ var createCalls = []struct {
 // the next call starts at the next member. A create refused at connect
 // moves on.
 func TestCreateIsNotSentTwice(t *testing.T) {
-	failures := []struct {
-		name    string
-		handler http.HandlerFunc
-		want    string
-	}{
-		{"503", reply(http.StatusServiceUnavailable, ""), "has no leader"},
-		{"500 raft timeout", reply(http.StatusInternalServerError, `{"errorCode":300,"message":"Raft Internal Error","cause":"etcdserver: request timed out"}`), "has no leader"},
-		{"EOF", closeConnection, "EOF"},
-	}
 	for _, c := range createCalls {
 		for _, oneShot := range []bool{false, true} {
 			cfg := "default"
 			if oneShot {
 				cfg = "OneShotWrites"
 			}
-			for _, f := range failures {
+			for _, f := range mayHaveReached {
 				t.Run(c.name+"/"+cfg+"/"+f.name, func(t *testing.T) {
 					first := newFakeMember(t, f.handler)
 					second := newFakeMember(t, reply(http.StatusCreated, okBody))
